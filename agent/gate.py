@@ -1,0 +1,180 @@
+"""The verification gate: the runner's own judgement of "done", as a list of checks."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+from typing import Any, Protocol
+
+from tools.base import Workspace
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    headline: str
+    report: str = ""
+    duration: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Check(Protocol):
+    name: str
+
+    def run(self, workspace: Workspace) -> CheckResult: ...
+
+
+@dataclass
+class GateResult:
+    round: int
+    results: list[CheckResult]
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.ok]
+
+    def headline(self) -> str:
+        if self.ok:
+            return "green"
+        return "red: " + "; ".join(f"{r.name}: {r.headline}" for r in self.failed)
+
+
+def _timed(name: str, body: Callable[[], tuple[bool, str, str]]) -> CheckResult:
+    start = time.monotonic()
+    ok, headline, report = body()
+    return CheckResult(name, ok, headline, report, round(time.monotonic() - start, 3))
+
+
+@dataclass
+class CommandCheck:
+    """A configured command judged by its summarizer (pytest counts, lint messages)."""
+
+    name: str
+    command: str
+    kind: str  # "tests" or "lint"
+
+    def run(self, workspace: Workspace) -> CheckResult:
+        from tools.summaries import summarize_lint, summarize_pytest
+
+        def body() -> tuple[bool, str, str]:
+            result = workspace.run(self.command)
+            summary = summarize_pytest(result) if self.kind == "tests" else summarize_lint(result)
+            return summary.ok, summary.headline, summary.report
+
+        return _timed(self.name, body)
+
+
+def hash_test_files(root: Path, patterns: Sequence[str]) -> dict[str, str]:
+    """sha256 of every tracked file that looks like a test, keyed by its path."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=root, capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    return {
+        rel: hashlib.sha256((root / rel).read_bytes()).hexdigest()
+        for rel in tracked
+        if any(fnmatch(rel, p) for p in patterns) and (root / rel).is_file()
+    }
+
+
+@dataclass
+class TestIntegrityCheck:
+    """Pre-existing tests may not be edited or deleted: a gate must not go green that way."""
+
+    snapshot: dict[str, str]
+    name: str = "test integrity"
+
+    def run(self, workspace: Workspace) -> CheckResult:
+        def body() -> tuple[bool, str, str]:
+            problems = []
+            for rel, digest in sorted(self.snapshot.items()):
+                path = workspace.root / rel
+                if not path.is_file():
+                    problems.append(f"{rel}: deleted")
+                elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+                    problems.append(f"{rel}: modified")
+            if not problems:
+                return True, f"{len(self.snapshot)} pre-existing test files unchanged", ""
+            report = "\n".join(problems) + (
+                "\nPre-existing tests must stay as they were: restore them "
+                "(`git checkout HEAD -- FILE`) and add new test files instead."
+            )
+            return False, f"{len(problems)} pre-existing test file(s) changed", report
+
+        return _timed(self.name, body)
+
+
+@dataclass
+class QualityCheck:
+    """The spec's Quality Standards, checked statically in-process (no code is run)."""
+
+    name: str = "quality standards"
+
+    def run(self, workspace: Workspace) -> CheckResult:
+        from agent.checker import check_project, format_text, load_settings
+
+        def body() -> tuple[bool, str, str]:
+            settings = load_settings(workspace.root)
+            found = check_project(workspace.root, settings.select, settings.ignore)
+            if not found:
+                return True, "all rules pass", ""
+            return False, f"{len(found)} violation(s)", format_text(found)
+
+        return _timed(self.name, body)
+
+
+@dataclass
+class AlembicCheck:
+    """Models and migrations agree: `alembic upgrade head` then `alembic check` on a fresh
+    database, made on the run's one PostgreSQL server for each round."""
+
+    new_database: Callable[[], str]
+    name: str = "alembic check"
+
+    def run(self, workspace: Workspace) -> CheckResult:
+        from tools.summaries import summarize_lint
+
+        def body() -> tuple[bool, str, str]:
+            url = shlex.quote(self.new_database())
+            command = f"export DATABASE_URL={url}; alembic upgrade head && alembic check"
+            result = workspace.run(command)
+            if result.exit_code == 0:
+                return True, "models and migrations agree", ""
+            summary = summarize_lint(result)
+            return False, "models and migrations differ or a migration failed", summary.report
+
+        return _timed(self.name, body)
+
+
+@dataclass
+class Gate:
+    checks: list[Check]
+    fix_commands: Sequence[str] = ()
+
+    def run(self, workspace: Workspace, round_number: int) -> GateResult:
+        """Apply the formatters first (the model should not spend tokens on formatting), then
+        run every check, even after a failure, so one report names everything that is red."""
+        start = time.monotonic()
+        for command in self.fix_commands:
+            workspace.run(command)
+        results = [check.run(workspace) for check in self.checks]
+        return GateResult(round_number, results, round(time.monotonic() - start, 3))
+
+    def describe(self) -> list[str]:
+        return [
+            f"{c.name}: `{c.command}`" if isinstance(c, CommandCheck) else c.name
+            for c in self.checks
+        ]

@@ -1,0 +1,1 @@
+"""Real, loopback stand-ins for external services (no mocks)."""
