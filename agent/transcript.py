@@ -53,7 +53,8 @@ def read_events(path: Path) -> list[dict[str, Any]]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return []
-    for line in raw.decode("utf-8", errors="replace").splitlines():
+    # Split on "\n" only: str.splitlines() would also cut at U+0085 or U+2028 inside a string.
+    for line in raw.decode("utf-8", errors="replace").split("\n"):
         try:
             event = json.loads(line)
         except json.JSONDecodeError:

@@ -1,0 +1,67 @@
+"""Secrets and the sandbox, seen from the model's side of a real run."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import API_KEY, cli_env, git
+from tests.fakes.anthropic_server import Turn, tool_use
+from tests.test_run import events
+
+GITHUB_TOKEN = "ghp_a1b2c3d4e5f6g7h8i9j0"
+AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+FILE_SECRET = "db-password-from-a-file-42"
+
+
+def test_secrets_never_reach_the_model_or_the_transcript(calc_repo, cli, fake_api):
+    secret_file = calc_repo / ".env"  # ignored by git, readable in the sandbox
+    secret_file.write_text(f"DB_PASSWORD={FILE_SECRET}\n")
+    (calc_repo / ".gitignore").write_text("__pycache__/\n.env\n")
+    pyproject = calc_repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.backend-agent]\nsecret_files = [".env"]\n')
+    git(calc_repo, "commit", "-qam", "config")
+    api = fake_api(
+        [
+            Turn.tools(
+                tool_use("bash", {"command": "env"}),
+                tool_use("bash", {"command": f"cat {secret_file}"}),
+            ),
+            Turn.end("Looked."),
+        ]
+    )
+    env = cli_env(GITHUB_TOKEN=GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY=AWS_SECRET)
+    result = cli("look", "--base-url", api.url, cwd=calc_repo, env=env)
+    assert result.returncode == 0, result.stderr
+    results = api.message_requests[1].body["messages"][-1]["content"]
+    dumped_env, cat = results[0]["content"], results[1]["content"]
+    assert "PATH=" in dumped_env
+    for name in ("GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY", "ANTHROPIC_API_KEY"):
+        assert name not in dumped_env
+    assert "[REDACTED]" in cat and FILE_SECRET not in cat
+    runs = calc_repo / ".git" / "backend-agent" / "runs"
+    everything = "".join(p.read_text() for p in runs.rglob("*") if p.is_file())
+    everything += json.dumps([r.body for r in api.message_requests]) + result.stdout + result.stderr
+    for secret in (GITHUB_TOKEN, AWS_SECRET, FILE_SECRET, API_KEY):
+        assert secret not in everything
+
+
+def test_model_commands_cannot_write_outside_or_into_git_hooks(calc_repo, cli, fake_api):
+    marker = calc_repo.parent / "outside.txt"
+    attempts = [
+        f"echo pwned > {marker}",
+        "echo pwned > /etc/backend-agent-pwned",
+        "echo 'echo pwned' > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit",
+        "git config core.hooksPath /tmp",
+        "echo inside > inside.txt",
+    ]
+    api = fake_api(
+        [Turn.tools(*[tool_use("bash", {"command": c}) for c in attempts]), Turn.end("Tried.")]
+    )
+    result = cli("try", "--base-url", api.url, cwd=calc_repo)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert not (calc_repo / ".git" / "hooks" / "pre-commit").exists()
+    assert "hooksPath" not in (calc_repo / ".git" / "config").read_text()
+    assert (calc_repo / "inside.txt").read_text() == "inside\n"
+    sandbox = next(e for e in events(calc_repo) if e["type"] == "sandbox")
+    assert sandbox["name"] == "bubblewrap"
