@@ -180,6 +180,7 @@ def _execute(
     run_dir: RunDir, meta: dict[str, Any], api_key: str | None, reporter: Reporter, fresh: bool
 ) -> RunOutcome:
     from agent.model import ModelError
+    from agent.prompts import render
     from agent.runner import RunState
 
     transcript = Transcript(run_dir.transcript_path)
@@ -192,15 +193,14 @@ def _execute(
     root = Path(meta["work_root"])
     status, reason, exit_code = "error", "", 1
     try:
+        if fresh:
+            record({"type": "run_start", "run_id": run_dir.run_id, **_public(meta)})
+        else:
+            record({"type": "resume", "run_id": run_dir.run_id, "turns": state.turns})
         with _session(run_dir, meta, api_key, state, record, reporter) as agent:
-            if fresh:
-                record({"type": "run_start", "run_id": run_dir.run_id, **_public(meta)})
-                from agent.prompts import render
-
+            if not state.messages:  # also a run killed before its first message was saved
                 first = {"role": "user", "content": render("task.md.j2", request=meta["request"])}
                 agent.emit({"type": "message", "message": first})
-            else:
-                record({"type": "resume", "run_id": run_dir.run_id, "turns": state.turns})
             agent.run()
         status, reason, exit_code = "green", "verification passed", 0
     except KeyboardInterrupt:

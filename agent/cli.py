@@ -13,20 +13,21 @@ import typer
 
 from agent.errors import AgentError, UsageError
 
+# "\b" keeps click from re-flowing a paragraph.
 EXAMPLES = """
+
+\b
 Examples:
+  backend-agent new library && cd library        # a project that follows the spec
+  backend-agent "add books resource"             # same as: backend-agent run "..."
+  backend-agent "add pagination to GET /users" --max-cost 2 --worktree
+  backend-agent runs                             # then: show last, resume last
+  backend-agent doctor                           # sandbox, git, ruff, database, key
 
-  backend-agent "add books resource"            # same as: backend-agent run "..."
-
-  backend-agent run "add pagination to GET /users" --max-cost 2 --worktree
-
-  backend-agent new library && cd library && backend-agent "add books resource"
-
-  backend-agent runs; backend-agent show last; backend-agent resume last --max-turns 80
-
+\b
 Needs ANTHROPIC_API_KEY, or --base-url for a local Anthropic-compatible server.
-Exit codes: 0 green, 1 stopped red or out of budget, 2 usage error, 3 model or API error,
-130 interrupted.
+Exit codes: 0 green, 1 stopped red or out of budget, 2 usage error,
+3 model or API error, 130 interrupted.
 """
 
 app = typer.Typer(
@@ -86,7 +87,10 @@ def _reporter(as_json: bool, quiet: bool) -> Any:
 
 @app.command()
 def run(
-    request: Annotated[str, typer.Argument(help="What to build, in one line.", show_default=False)],
+    request: Annotated[
+        str,
+        typer.Argument(metavar="REQUEST", help="What to build, in one line.", show_default=False),
+    ],
     repo: Repo = Path("."),
     agent: Annotated[str, typer.Option("--agent", "-a", help="Spec NAME or PATH.md.")] = "backend",
     model: Annotated[str | None, typer.Option(help="Model id; overrides the spec's.")] = None,
@@ -99,18 +103,22 @@ def run(
     branch: Annotated[
         str | None, typer.Option(help="Branch to create. [default: backend-agent/<slug>]")
     ] = None,
-    worktree: Annotated[bool, typer.Option(help="Work in a separate git worktree.")] = False,
+    worktree: Annotated[
+        bool, typer.Option("--worktree", help="Work in a separate git worktree.")
+    ] = False,
     no_commit: Annotated[
         bool, typer.Option("--no-commit", help="Leave the change uncommitted.")
     ] = False,
     allow_dirty: Annotated[
-        bool, typer.Option(help="Run on a tree with uncommitted changes.")
+        bool, typer.Option("--allow-dirty", help="Run on a tree with uncommitted changes.")
     ] = False,
     allow_test_edits: Annotated[
-        bool, typer.Option(help="Let the model change existing tests.")
+        bool, typer.Option("--allow-test-edits", help="Let the model change existing tests.")
     ] = False,
     sandbox: Annotated[str, typer.Option(help="auto, bwrap, landlock or off.")] = "auto",
-    network: Annotated[bool, typer.Option(help="Give model commands network access.")] = False,
+    network: Annotated[
+        bool, typer.Option("--network", help="Give model commands network access.")
+    ] = False,
     max_tokens: Annotated[int, typer.Option(min=256, help="Output tokens per turn.")] = 8192,
     api_timeout: Annotated[
         float, typer.Option(min=1.0, help="Seconds of server silence before a retry.")
@@ -356,9 +364,9 @@ def doctor(repo: Repo = Path(".")) -> None:
         )
     )
     try:
-        from agent.postgres import find_binaries
+        from agent.postgres import find_bin_dir
 
-        rows.append((True, "PostgreSQL", f"embedded, binaries in {find_binaries()}"))
+        rows.append((True, "PostgreSQL", f"embedded, binaries in {find_bin_dir()}"))
     except Exception as exc:
         rows.append(
             (
