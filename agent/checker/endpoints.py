@@ -1,0 +1,383 @@
+"""Rules for route handlers: response models, annotations, thinness, schemas out and in."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from agent.checker.astutil import (
+    FunctionNode,
+    all_args,
+    body_without_docstring,
+    dotted,
+    is_none,
+    keyword,
+    last_name,
+    names_in,
+    unwrap_annotated,
+    walk_local,
+)
+from agent.checker.base import violation
+from agent.checker.project import ProjectIndex, SourceFile, called_on, session_param_names
+from agent.checker.rules import Violation
+from agent.checker.statuses import status_value
+
+ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "api_route"})
+ROUTER_FACTORIES = frozenset({"APIRouter", "FastAPI"})
+SESSION_DB_METHODS = frozenset(
+    {
+        "add",
+        "add_all",
+        "execute",
+        "exec_driver_sql",
+        "commit",
+        "scalar",
+        "scalars",
+        "delete",
+        "refresh",
+        "flush",
+        "rollback",
+        "get",
+        "merge",
+        "begin",
+        "stream",
+    }
+)
+SQL_CONSTRUCTS = frozenset({"select", "insert", "update", "delete", "text"})
+SQL_MODULES = frozenset({"", "sa", "sqlalchemy", "sqlalchemy.sql", "postgresql"})
+MAX_ENDPOINT_STATEMENTS = 10
+UNVALIDATED_TYPES = frozenset({"dict", "Dict", "Any", "object", "Mapping", "MutableMapping"})
+CONTAINER_TYPES = frozenset({"list", "List", "Sequence", "set", "tuple"})
+RAW_BODY_METHODS = frozenset({"json", "body", "form", "stream"})
+NO_BODY_STATUSES = frozenset({204, 304})
+DEPENDENCY_MARKERS = frozenset({"Depends", "Security"})
+UNCLEAN_RETURN_NAMES = frozenset({"Any", "Self", "object"})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    func: FunctionNode
+    route: ast.Call  # the `@router.<method>(...)` decorator call
+
+
+def router_names(tree: ast.Module) -> set[str]:
+    """`router` plus any module-level name bound to `APIRouter(...)` or `FastAPI(...)`."""
+    names = {"router"}
+    for stmt in tree.body:
+        value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
+        if isinstance(value, ast.Call) and last_name(value.func) in ROUTER_FACTORIES:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def endpoints(tree: ast.Module) -> Iterator[Endpoint]:
+    routers = router_names(tree)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for dec in node.decorator_list:
+            if (
+                isinstance(dec, ast.Call)
+                and isinstance(dec.func, ast.Attribute)
+                and dec.func.attr in ROUTE_METHODS
+                and dotted(dec.func.value) in routers
+            ):
+                yield Endpoint(node, dec)
+                break
+
+
+def check_endpoints(
+    source: SourceFile, tree: ast.Module, index: ProjectIndex
+) -> Iterator[Violation]:
+    for endpoint in endpoints(tree):
+        yield from _signature(source, endpoint)
+        yield from _thinness(source, endpoint, index)
+        yield from _returns(source, endpoint, index)
+        yield from _raw_body(source, endpoint)
+
+
+def _signature(source: SourceFile, ep: Endpoint) -> Iterator[Violation]:
+    func, name = ep.func, ep.func.name
+    response_model = keyword(ep.route, "response_model")
+    has_model = response_model is not None and not is_none(response_model)
+    if not has_model and func.returns is None:
+        yield violation(
+            source,
+            func,
+            "BA101",
+            f"endpoint `{name}` defines no response model: add `response_model=` or a "
+            "return annotation",
+        )
+    defaults = _defaults(func)
+    for arg in all_args(func):
+        if arg.annotation is None:
+            yield violation(
+                source, arg, "BA102", f"parameter `{arg.arg}` of endpoint `{name}` has no type"
+            )
+        elif (kind := _unvalidated(arg, defaults.get(arg.arg))) is not None:
+            yield violation(
+                source,
+                arg,
+                "BA410",
+                f"parameter `{arg.arg}` of endpoint `{name}` is typed `{kind}`; accept a "
+                "Pydantic request schema so the input is validated",
+            )
+    status = status_value(keyword(ep.route, "status_code"))
+    declares_body = has_model or (
+        func.returns is not None
+        and not is_none(func.returns)
+        and last_name(func.returns) != "Response"
+    )
+    if status in NO_BODY_STATUSES and declares_body:
+        anchor: ast.AST = response_model if has_model and response_model is not None else func
+        yield violation(
+            source,
+            anchor,
+            "BA105",
+            f"endpoint `{name}` answers {status} but declares a response body",
+        )
+
+
+def _unvalidated(arg: ast.arg, default: ast.expr | None) -> str | None:
+    """The offending type if `arg` takes user input without a schema, else None."""
+    if isinstance(default, ast.Call) and last_name(default.func) in DEPENDENCY_MARKERS:
+        return None
+    annotation = arg.annotation
+    if isinstance(annotation, ast.Subscript) and last_name(annotation.value) == "Annotated":
+        metadata = annotation.slice.elts[1:] if isinstance(annotation.slice, ast.Tuple) else []
+        if any(
+            isinstance(m, ast.Call) and last_name(m.func) in DEPENDENCY_MARKERS for m in metadata
+        ):
+            return None  # a dependency, not user input
+    inner = unwrap_annotated(annotation)
+    if isinstance(inner, ast.Subscript) and last_name(inner.value) in CONTAINER_TYPES:
+        element = inner.slice.elts[0] if isinstance(inner.slice, ast.Tuple) else inner.slice
+        element_type = _bare_type(unwrap_annotated(element))
+        if element_type in UNVALIDATED_TYPES:
+            return f"{last_name(inner.value)}[{element_type}]"
+        return None
+    bare = _bare_type(inner)
+    return bare if bare in UNVALIDATED_TYPES else None
+
+
+def _bare_type(node: ast.expr | None) -> str:
+    if isinstance(node, ast.Subscript):
+        return last_name(node.value)
+    return last_name(node)
+
+
+def _defaults(func: FunctionNode) -> dict[str, ast.expr]:
+    positional = [*func.args.posonlyargs, *func.args.args]
+    with_default = positional[len(positional) - len(func.args.defaults) :]
+    pairs = list(zip(with_default, func.args.defaults, strict=True))
+    pairs += [
+        (arg, default)
+        for arg, default in zip(func.args.kwonlyargs, func.args.kw_defaults, strict=True)
+        if default is not None
+    ]
+    return {arg.arg: default for arg, default in pairs}
+
+
+def _thinness(source: SourceFile, ep: Endpoint, index: ProjectIndex) -> Iterator[Violation]:
+    func, name = ep.func, ep.func.name
+    sessions = session_param_names(func, index)
+    body = body_without_docstring(func.body)
+    statements = 0
+    reported_lines: set[int] = set()  # one BA110 per line: `session.scalar(select(...))`
+    for node in sorted(walk_local(body), key=_position):
+        if isinstance(node, ast.stmt):
+            statements += 1
+        if isinstance(node, ast.For | ast.AsyncFor | ast.While):
+            yield violation(
+                source,
+                node,
+                "BA111",
+                f"endpoint `{name}` contains a loop; move the logic into a service",
+            )
+        if not isinstance(node, ast.Call) or node.lineno in reported_lines:
+            continue
+        method = called_on(node, sessions)
+        if method in SESSION_DB_METHODS:
+            reported_lines.add(node.lineno)
+            receiver = dotted(node.func.value) if isinstance(node.func, ast.Attribute) else ""
+            yield violation(
+                source,
+                node,
+                "BA110",
+                f"endpoint `{name}` calls `{receiver}.{method}()` directly; "
+                "delegate data access to a service",
+            )
+        elif _is_sql_construct(node):
+            reported_lines.add(node.lineno)
+            yield violation(
+                source,
+                node,
+                "BA110",
+                f"endpoint `{name}` builds SQL with `{last_name(node.func)}()`; "
+                "delegate queries to a service",
+            )
+    if statements > MAX_ENDPOINT_STATEMENTS:
+        yield violation(
+            source,
+            func,
+            "BA112",
+            f"endpoint `{name}` has {statements} statements (max {MAX_ENDPOINT_STATEMENTS}); "
+            "keep endpoints thin and move business logic into a service",
+        )
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _is_sql_construct(call: ast.Call) -> bool:
+    if last_name(call.func) not in SQL_CONSTRUCTS:
+        return False
+    if isinstance(call.func, ast.Name):
+        return True
+    return isinstance(call.func, ast.Attribute) and dotted(call.func.value) in SQL_MODULES
+
+
+def _returns(source: SourceFile, ep: Endpoint, index: ProjectIndex) -> Iterator[Violation]:
+    func, name = ep.func, ep.func.name
+    for declared in (keyword(ep.route, "response_model"), func.returns):
+        leaked = sorted(names_in(declared) & set(index.models))
+        if leaked:
+            yield violation(
+                source,
+                declared,
+                "BA120",
+                f"endpoint `{name}` declares the database model `{leaked[0]}` as its response; "
+                "use a response schema",
+            )
+    assignments = _assignments(func)
+    sessions = session_param_names(func, index)
+    for node in walk_local(func.body):
+        if isinstance(node, ast.Return) and node.value is not None:
+            origin = _orm_origin(node.value, node.lineno, assignments, index, sessions, depth=0)
+            if origin:
+                yield violation(
+                    source,
+                    node,
+                    "BA120",
+                    f"endpoint `{name}` returns {origin}; return "
+                    "`<Schema>.model_validate(...)` instead",
+                )
+
+
+def _assignments(func: FunctionNode) -> dict[str, list[tuple[int, ast.expr]]]:
+    out: dict[str, list[tuple[int, ast.expr]]] = {}
+    for node in walk_local(func.body):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    out.setdefault(target.id, []).append((node.lineno, node.value))
+        elif (
+            isinstance(node, ast.AnnAssign | ast.NamedExpr)
+            and node.value is not None
+            and isinstance(node.target, ast.Name)
+        ):
+            out.setdefault(node.target.id, []).append((node.lineno, node.value))
+    for values in out.values():
+        values.sort(key=lambda item: item[0])
+    return out
+
+
+def _orm_origin(
+    expr: ast.expr,
+    line: int,
+    assignments: dict[str, list[tuple[int, ast.expr]]],
+    index: ProjectIndex,
+    sessions: set[str],
+    depth: int,
+) -> str:
+    """A description of the ORM object `expr` evaluates to, or "" if it does not look like one."""
+    if depth > 5:
+        return ""
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    if isinstance(expr, ast.Name):
+        earlier = [value for lineno, value in assignments.get(expr.id, []) if lineno <= line]
+        if not earlier:
+            return ""
+        return _orm_origin(earlier[-1], line, assignments, index, sessions, depth + 1)
+    if not isinstance(expr, ast.Call):
+        return ""
+    if isinstance(expr.func, ast.Name) and expr.func.id in index.models:
+        return f"a `{expr.func.id}` model instance"
+    if not (isinstance(expr.func, ast.Attribute) and isinstance(expr.func.value, ast.Name)):
+        return ""
+    owner, method = expr.func.value.id, expr.func.attr
+    if owner in sessions:
+        loaded = _loaded_model(expr, index)
+        return f"the `{loaded}` loaded by `{owner}.{method}()`" if loaded else ""
+    if owner in index.models:
+        lineage = index.lineage(owner) or []
+        found = [info for info in lineage if _method(info.node, method) is not None]
+        target = _method(found[0].node, method) if found else None
+    elif owner in index.services:
+        target = index.services[owner].get(method)
+    elif owner.endswith("Service"):
+        target = None
+    else:
+        return ""
+    if target is not None and _clean_annotation(target, index):
+        return ""
+    shown = ast.unparse(target.returns) if target and target.returns else "an unknown type"
+    return f"the result of `{owner}.{method}()` ({shown}) directly"
+
+
+def _loaded_model(call: ast.Call, index: ProjectIndex) -> str:
+    """`session.get(Book, id)` or `session.scalar(select(Book)...)` -> "Book"."""
+    if not call.args or not isinstance(call.func, ast.Attribute):
+        return ""
+    first = call.args[0]
+    if call.func.attr in {"get", "get_one", "merge"}:
+        return last_name(first) if last_name(first) in index.models else ""
+    if call.func.attr == "scalar":
+        for node in ast.walk(first):
+            if isinstance(node, ast.Call) and last_name(node.func) == "select" and node.args:
+                name = last_name(node.args[0])
+                return name if name in index.models else ""
+    return ""
+
+
+def _method(node: ast.ClassDef, name: str) -> FunctionNode | None:
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == name:
+            return item
+    return None
+
+
+def _clean_annotation(func: FunctionNode, index: ProjectIndex) -> bool:
+    """True if the declared return type cannot hold an ORM object."""
+    if func.returns is None:
+        return False
+    names = names_in(func.returns)
+    type_params = {getattr(p, "name", "") for p in getattr(func, "type_params", [])}
+    return not (
+        names & set(index.models)
+        or names & UNCLEAN_RETURN_NAMES
+        or names & index.typevars
+        or names & type_params
+    )
+
+
+def _raw_body(source: SourceFile, ep: Endpoint) -> Iterator[Violation]:
+    requests = {
+        arg.arg
+        for arg in all_args(ep.func)
+        if last_name(unwrap_annotated(arg.annotation)) in {"Request", "WebSocket"}
+    }
+    for node in walk_local(ep.func.body):
+        if isinstance(node, ast.Call) and called_on(node, requests) in RAW_BODY_METHODS:
+            method = called_on(node, requests)
+            yield violation(
+                source,
+                node,
+                "BA411",
+                f"endpoint `{ep.func.name}` reads `request.{method}()` unvalidated; declare a "
+                "Pydantic request schema parameter",
+            )

@@ -1,0 +1,257 @@
+"""Rules for the service layer (app/services) and for awaiting AsyncSession everywhere."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from agent.checker.astutil import (
+    FunctionNode,
+    decorator_names,
+    dotted,
+    functions,
+    last_name,
+    parents,
+    positional_args,
+    walk_local,
+)
+from agent.checker.base import violation
+from agent.checker.project import ProjectIndex, SourceFile, called_on, session_param_names
+from agent.checker.rules import Violation
+
+NON_SERVICE_BASE_SUFFIXES = (
+    "Model",
+    "Enum",
+    "Exception",
+    "Error",
+    "TypedDict",
+    "Protocol",
+    "NamedTuple",
+    "Settings",
+)
+WRITE_METHODS = frozenset({"add", "add_all", "delete", "merge"})
+# The CRUD mixin's writes only flush (`await Book.create(session, ...)`, `book.delete(session)`).
+CRUD_WRITE_METHODS = frozenset({"create", "update", "delete", "save", "bulk_create", "upsert"})
+DML_CONSTRUCTS = frozenset({"insert", "update", "delete", "pg_insert"})
+SQL_MODULES = frozenset({"sa", "sqlalchemy", "postgresql", "sqlalchemy.dialects.postgresql"})
+ASYNC_SESSION_METHODS = frozenset(
+    {
+        "commit",
+        "rollback",
+        "execute",
+        "scalar",
+        "scalars",
+        "get",
+        "get_one",
+        "refresh",
+        "flush",
+        "delete",
+        "merge",
+        "close",
+        "stream",
+        "stream_scalars",
+        "run_sync",
+    }
+)
+
+
+def check_services(
+    source: SourceFile, tree: ast.Module, index: ProjectIndex
+) -> Iterator[Violation]:
+    if source.area != "services":
+        return
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and _is_service_class(node):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    yield from _method(source, node.name, item, index)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield from _module_function(source, node, index)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and last_name(_raised(node)) == "HTTPException":
+            yield violation(
+                source,
+                node,
+                "BA305",
+                "services raise `AppError` members/helpers, not `HTTPException` directly",
+            )
+
+
+def _module_function(
+    source: SourceFile, func: FunctionNode, index: ProjectIndex
+) -> Iterator[Violation]:
+    """A public function taking the session is a service operation outside a service class;
+    private helpers and session-less utilities are left alone."""
+    params = positional_args(func)
+    if func.name.startswith("_") or not params:
+        return
+    first = params[0]
+    if "session" in first.arg.lower() or index.is_session_annotation(first.annotation):
+        yield violation(
+            source,
+            func,
+            "BA301",
+            f"service function `{func.name}` must be a `@staticmethod` of a service class",
+        )
+        yield from _commits(source, func.name, func, index)
+
+
+def _raised(node: ast.Raise) -> ast.expr | None:
+    return node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+
+
+def _is_service_class(node: ast.ClassDef) -> bool:
+    if "dataclass" in decorator_names(node):
+        return False
+    bases = [
+        last_name(base.value if isinstance(base, ast.Subscript) else base) for base in node.bases
+    ]
+    return not any(base.endswith(NON_SERVICE_BASE_SUFFIXES) for base in bases)
+
+
+def _method(
+    source: SourceFile, owner: str, func: FunctionNode, index: ProjectIndex
+) -> Iterator[Violation]:
+    qualified = f"{owner}.{func.name}"
+    decorators = decorator_names(func)
+    static = "staticmethod" in decorators
+    if not static:
+        yield violation(
+            source,
+            func,
+            "BA301",
+            f"service method `{qualified}` must be a `@staticmethod`",
+        )
+    params = positional_args(func) or list(func.args.kwonlyargs)
+    if not static and params and params[0].arg in {"self", "cls"}:
+        params = params[1:]
+    first = params[0] if params else None
+    if first is None or not (
+        "session" in first.arg.lower() or index.is_session_annotation(first.annotation)
+    ):
+        shown = f"`{first.arg}`" if first is not None else "nothing"
+        yield violation(
+            source,
+            first if first is not None else func,
+            "BA302",
+            f"service method `{qualified}` must take the session (`session: AsyncSession`) as "
+            f"its first parameter, not {shown}",
+        )
+    yield from _commits(source, qualified, func, index)
+
+
+def _commits(
+    source: SourceFile, qualified: str, func: FunctionNode, index: ProjectIndex
+) -> Iterator[Violation]:
+    sessions = session_param_names(func, index) | _async_with_names(func)
+    first_write: tuple[ast.Call, str] | None = None
+    commits = False
+    for node in sorted(walk_local(func.body), key=_position):
+        if not isinstance(node, ast.Call):
+            continue
+        method = called_on(node, sessions)
+        if method == "commit" or (method == "begin" and _is_context_manager(node, func)):
+            commits = True
+        elif first_write is None and (
+            method in WRITE_METHODS or (method == "execute" and _is_dml(node))
+        ):
+            label = f"{method}()" if method != "execute" else "execute(<insert/update/delete>)"
+            first_write = (node, label)
+        elif first_write is None and _is_crud_write(node, sessions, index):
+            first_write = (node, "")
+    if first_write is not None and not commits:
+        node, label = first_write
+        receiver = dotted(node.func.value) if isinstance(node.func, ast.Attribute) else "session"
+        if not label:  # a CRUD write: the session is its first argument
+            shown = ast.unparse(node.func)
+            session = dotted(node.args[0])
+            message = f"`{qualified}` writes with `{shown}()` but never `await {session}.commit()`"
+        else:
+            message = (
+                f"`{qualified}` calls `{receiver}.{label}` but never `await {receiver}.commit()`"
+            )
+        yield violation(source, node, "BA303", message)
+
+
+def _is_crud_write(call: ast.Call, sessions: set[str], index: ProjectIndex) -> bool:
+    """`Book.create(session, ...)` / `book.delete(session)`, but not another service's method
+    (services commit themselves)."""
+    if not (
+        isinstance(call.func, ast.Attribute)
+        and call.func.attr in CRUD_WRITE_METHODS
+        and call.args
+        and dotted(call.args[0]) in sessions
+    ):
+        return False
+    owner = dotted(call.func.value)
+    return owner not in index.services and not owner.endswith("Service")
+
+
+def _position(node: ast.AST) -> tuple[int, int]:
+    return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
+
+
+def _is_dml(call: ast.Call) -> bool:
+    if not call.args:
+        return False
+    for node in ast.walk(call.args[0]):
+        if isinstance(node, ast.Call) and last_name(node.func) in DML_CONSTRUCTS:
+            if isinstance(node.func, ast.Name):
+                return True
+            if isinstance(node.func, ast.Attribute) and dotted(node.func.value) in SQL_MODULES:
+                return True
+    return False
+
+
+def _is_context_manager(call: ast.Call, func: FunctionNode) -> bool:
+    for node in walk_local(func.body):
+        if isinstance(node, ast.With | ast.AsyncWith) and any(
+            item.context_expr is call for item in node.items
+        ):
+            return True
+    return False
+
+
+def _async_with_names(func: FunctionNode) -> set[str]:
+    """Names bound by `async with factory() as session` are async sessions."""
+    out = set()
+    for node in walk_local(func.body):
+        if isinstance(node, ast.AsyncWith):
+            for item in node.items:
+                if isinstance(item.optional_vars, ast.Name) and "session" in item.optional_vars.id:
+                    out.add(item.optional_vars.id)
+    return out
+
+
+def check_awaits(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> Iterator[Violation]:
+    """AsyncSession methods return coroutines; forgetting `await` silently does nothing."""
+    parent = parents(tree)
+    for func in functions(tree):
+        if not isinstance(func, ast.AsyncFunctionDef):
+            continue
+        sessions = _async_session_names(func, index)
+        if not sessions:
+            continue
+        for node in walk_local(func.body):
+            if not isinstance(node, ast.Call):
+                continue
+            method = called_on(node, sessions)
+            if method in ASYNC_SESSION_METHODS and not isinstance(parent.get(node), ast.Await):
+                receiver = dotted(node.func.value) if isinstance(node.func, ast.Attribute) else ""
+                yield violation(
+                    source,
+                    node,
+                    "BA304",
+                    f"`{receiver}.{method}()` on an AsyncSession must be awaited",
+                )
+
+
+def _async_session_names(func: FunctionNode, index: ProjectIndex) -> set[str]:
+    names = _async_with_names(func)
+    for arg in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]:
+        if arg.annotation is None:
+            if arg.arg in {"session", "db", "db_session"}:
+                names.add(arg.arg)
+        elif index.is_async_session_annotation(arg.annotation):
+            names.add(arg.arg)
+    return names

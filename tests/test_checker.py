@@ -1,0 +1,1456 @@
+"""The spec's Quality Standards checker (`backend-agent check`): every rule fires on a
+violating snippet, stays quiet on the idiomatic one, and the spec's own examples pass."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.checker import (
+    RULES,
+    UNCHECKED,
+    CheckSettings,
+    Violation,
+    check_project,
+    format_json,
+    format_rules,
+    format_text,
+    load_settings,
+    main,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC_PROJECT = Path(__file__).parent / "checker_cases" / "spec_project"
+
+MODEL_HEADER = """\
+from datetime import datetime
+from uuid import UUID, uuid4
+
+from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, func
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db.database import Base
+"""
+
+BOOK_MODEL = (
+    MODEL_HEADER
+    + """
+
+class Book(Base):
+    __tablename__ = "book"
+
+    book_id: Mapped[UUID] = mapped_column(
+        PG_UUID(as_uuid=True), primary_key=True, index=True, default=uuid4
+    )
+    title: Mapped[str] = mapped_column(nullable=False)
+    author: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+"""
+)
+
+ENDPOINT_HEADER = """\
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response, status
+from sqlalchemy import select, text
+
+from app.api.deps import CurrentSession, CurrentUser
+from app.models.book import Book
+from app.schemas.book.request import CreateBookRequest
+from app.schemas.book.response import BookResponse
+from app.services.book import BookService
+
+router = APIRouter()
+"""
+
+SERVICE_HEADER = """\
+from typing import Any
+from uuid import UUID
+
+from fastapi import HTTPException
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models.book import Book
+from app.utils.exceptions import AppError
+"""
+
+SERVICE = (
+    SERVICE_HEADER
+    + """
+
+class BookService:
+    @staticmethod
+    async def get(session: AsyncSession, book_id: UUID) -> Book:
+        book = await session.get(Book, book_id)
+        if book is None:
+            raise AppError.RESOURCES_NOT_FOUND_ERROR
+        return book
+
+    @staticmethod
+    async def count(session: AsyncSession) -> int:
+        return 0
+"""
+)
+
+
+def case_id(value: object) -> str:
+    """Name parametrized cases by their rule code, not by the whole snippet."""
+    return value if isinstance(value, str) and len(value) == 5 else "-"
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content))
+    (root / "app").mkdir(exist_ok=True)
+    return root
+
+
+def codes(root: Path, **kwargs: object) -> list[str]:
+    return [v.code for v in check_project(root, **kwargs)]  # type: ignore[arg-type]
+
+
+def endpoint_project(tmp_path: Path, body: str) -> Path:
+    return write(
+        tmp_path,
+        {
+            "app/models/book.py": BOOK_MODEL,
+            "app/services/book.py": SERVICE,
+            "app/api/endpoints/books.py": ENDPOINT_HEADER + "\n\n" + textwrap.dedent(body),
+        },
+    )
+
+
+def service_project(tmp_path: Path, body: str) -> Path:
+    return write(
+        tmp_path,
+        {
+            "app/models/book.py": BOOK_MODEL,
+            "app/services/book.py": SERVICE_HEADER + "\n\n" + textwrap.dedent(body),
+        },
+    )
+
+
+def model_project(tmp_path: Path, body: str, extra: dict[str, str] | None = None) -> Path:
+    return write(
+        tmp_path,
+        {"app/models/book.py": MODEL_HEADER + "\n\n" + textwrap.dedent(body), **(extra or {})},
+    )
+
+
+# --- the spec's own code -------------------------------------------------------------
+
+
+def test_spec_project_is_clean() -> None:
+    """The spec's Book model, BookService.create, create_book endpoint and pagination
+    method (plus idiomatic auth with a cookie, deps, AppError) raise nothing."""
+    assert check_project(SPEC_PROJECT) == []
+    assert main(SPEC_PROJECT, select=None, ignore=(), as_json=False) == 0
+
+
+def test_spec_project_mutated_is_caught(tmp_path: Path) -> None:
+    """The clean result above is not vacuous: one edit to a copy produces violations."""
+    root = tmp_path / "proj"
+    shutil.copytree(SPEC_PROJECT, root)
+    endpoint = root / "app/api/endpoints/books.py"
+    endpoint.write_text(
+        endpoint.read_text().replace(
+            "    return BookResponse.model_validate(new_book)", "    return new_book"
+        )
+    )
+    model = root / "app/models/book.py"
+    model.write_text(model.read_text().replace("server_default=func.now()", "default=None"))
+    found = check_project(root)
+    assert [(v.path, v.code) for v in found] == [
+        ("app/api/endpoints/books.py", "BA120"),
+        ("app/models/book.py", "BA202"),
+    ]
+
+
+SPEC_SNIPPETS = {
+    "app/models/book.py": MODEL_HEADER
+    + """
+
+class Book(Base, CRUD):
+    __tablename__ = "book"
+
+    book_id: Mapped[UUID] = mapped_column(
+        PG_UUID(as_uuid=True), primary_key=True, index=True, default=uuid4
+    )
+    title: Mapped[str] = mapped_column(nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+""",
+    "app/services/book.py": """
+        class BookService:
+            @staticmethod
+            async def create(session: AsyncSession, data: CreateBookRequest) -> Book:
+                book = Book(**data.model_dump())
+                session.add(book)
+                await session.commit()
+                await session.refresh(book)
+                return book
+
+            @staticmethod
+            async def get_all_paginated(
+                session: AsyncSession, page: int = 1, size: int = 50
+            ) -> dict[str, Any]:
+                skip = (page - 1) * size
+                total = await session.scalar(select(func.count()).select_from(Book))
+                result = await session.execute(select(Book).offset(skip).limit(size))
+                pages = (total + size - 1) // size if total else 0
+                return {
+                    "items": result.scalars().all(),
+                    "page": page,
+                    "pages": pages,
+                    "size": size,
+                    "total": total,
+                }
+    """,
+    "app/api/endpoints/books.py": """
+        @router.post("", response_model=BookResponse)
+        async def create_book(
+            session: CurrentSession,
+            user: CurrentUser,
+            book: CreateBookRequest,
+        ) -> BookResponse:
+            new_book = await BookService.create(session, data=book)
+            return BookResponse.model_validate(new_book)
+    """,
+    "app/api/deps.py": """
+        async def get_db_session() -> AsyncGenerator[AsyncSession, None]:
+            async with async_session() as session:
+                yield session
+
+        CurrentSession = Annotated[AsyncSession, Depends(get_db_session)]
+        CurrentUser = Annotated[UserMetadata, Depends(get_current_user)]
+
+        async def get_current_user(request: Request) -> UserMetadata:
+            token = request.cookies.get("access_token")
+            if not token:
+                raise AppError.INVALID_CREDENTIALS_ERROR
+            payload = jwt.decode(token, SECRET_KEY, algorithms=[ALGORITHM])
+            return UserMetadata.model_validate(payload)
+    """,
+    "app/api/api.py": """
+        api_router = APIRouter()
+        api_router.include_router(auth.router, tags=["Authentication"], prefix="/auth")
+        api_router.include_router(books.router, tags=["Book"], prefix="/books")
+    """,
+    "app/utils/exceptions.py": """
+        class AppError:
+            RESOURCES_NOT_FOUND_ERROR = HTTPException(
+                status_code=status.HTTP_404_NOT_FOUND,
+                detail="Resource not found",
+            )
+
+            @staticmethod
+            def bad_request(detail: str) -> HTTPException:
+                return HTTPException(status_code=status.HTTP_400_BAD_REQUEST, detail=detail)
+    """,
+    "app/schemas/book/request.py": """
+        class CreateBookRequest(CustomBaseModel):
+            title: str
+            author: str
+    """,
+}
+
+
+def test_spec_snippets_verbatim_are_clean(tmp_path: Path) -> None:
+    """The code blocks of system_prompts/backend.md, copied as they stand (no imports)."""
+    spec = (REPO / "system_prompts" / "backend.md").read_text()
+    for snippet in ("async def create_book(", "def get_all_paginated(", "class Book(Base, CRUD)"):
+        assert snippet in spec  # the spec still shows what this test claims to cover
+    write(tmp_path, SPEC_SNIPPETS)
+    assert check_project(tmp_path) == []
+
+
+# --- endpoints -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "bad", "good"),
+    [
+        (
+            "BA101",
+            """
+            @router.get("/{book_id}")
+            async def get_book(session: CurrentSession, book_id: UUID):
+                return BookResponse.model_validate(await BookService.get(session, book_id))
+            """,
+            """
+            @router.get("/{book_id}")
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                return BookResponse.model_validate(await BookService.get(session, book_id))
+            """,
+        ),
+        (
+            "BA102",
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id) -> BookResponse:
+                return BookResponse.model_validate(await BookService.get(session, book_id))
+            """,
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                return BookResponse.model_validate(await BookService.get(session, book_id))
+            """,
+        ),
+        (
+            "BA103",
+            """
+            @router.post("", response_model=BookResponse, status_code=2001)
+            async def create_book(session: CurrentSession, data: CreateBookRequest) -> BookResponse:
+                raise AppError.bad_request("x")
+            """,
+            """
+            @router.post("", response_model=BookResponse, status_code=201)
+            async def create_book(session: CurrentSession, data: CreateBookRequest) -> BookResponse:
+                raise AppError.bad_request("x")
+            """,
+        ),
+        (
+            "BA104",
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                raise HTTPException(status_code=status.HTTP_200_OK, detail="missing")
+            """,
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                raise HTTPException(status_code=status.HTTP_404_NOT_FOUND, detail="missing")
+            """,
+        ),
+        (
+            "BA105",
+            """
+            @router.delete("/{book_id}", status_code=204, response_model=BookResponse)
+            async def delete_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                await BookService.delete(session, book_id)
+            """,
+            """
+            @router.delete("/{book_id}", status_code=204)
+            async def delete_book(session: CurrentSession, book_id: UUID) -> None:
+                await BookService.delete(session, book_id)
+            """,
+        ),
+        (
+            "BA106",
+            """
+            @router.delete("/{book_id}", status_code=204)
+            async def delete_book(session: CurrentSession, book_id: UUID) -> None:
+                try:
+                    await BookService.delete(session, book_id)
+                except ValueError:
+                    pass
+            """,
+            """
+            @router.delete("/{book_id}", status_code=204)
+            async def delete_book(session: CurrentSession, book_id: UUID) -> None:
+                try:
+                    await BookService.delete(session, book_id)
+                except ValueError as exc:
+                    raise AppError.RESOURCES_NOT_FOUND_ERROR from exc
+            """,
+        ),
+        (
+            "BA110",
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                book = await session.scalar(select(Book).where(Book.book_id == book_id))
+                return BookResponse.model_validate(book)
+            """,
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                book = await BookService.get(session, book_id)
+                return BookResponse.model_validate(book)
+            """,
+        ),
+        (
+            "BA111",
+            """
+            @router.get("", response_model=list[BookResponse])
+            async def list_books(session: CurrentSession) -> list[BookResponse]:
+                out = []
+                for book in await BookService.list(session):
+                    out.append(BookResponse.model_validate(book))
+                return out
+            """,
+            """
+            @router.get("", response_model=list[BookResponse])
+            async def list_books(session: CurrentSession) -> list[BookResponse]:
+                books = await BookService.list(session)
+                return [BookResponse.model_validate(book) for book in books]
+            """,
+        ),
+        (
+            "BA112",
+            """
+            @router.post("", response_model=BookResponse)
+            async def create_book(session: CurrentSession, data: CreateBookRequest) -> BookResponse:
+                title = data.title.strip()
+                author = data.author.strip()
+                if not title:
+                    raise AppError.bad_request("title")
+                if not author:
+                    raise AppError.bad_request("author")
+                title = title.title()
+                author = author.title()
+                data = CreateBookRequest(title=title, author=author)
+                book = await BookService.create(session, data)
+                return BookResponse.model_validate(book)
+            """,
+            """
+            @router.post("", response_model=BookResponse)
+            async def create_book(session: CurrentSession, data: CreateBookRequest) -> BookResponse:
+                book = await BookService.create(session, data)
+                return BookResponse.model_validate(book)
+            """,
+        ),
+        (
+            "BA120",
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                book = await BookService.get(session, book_id)
+                return book
+            """,
+            """
+            @router.get("/{book_id}", response_model=BookResponse)
+            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+                book = await BookService.get(session, book_id)
+                return BookResponse.model_validate(book)
+            """,
+        ),
+        (
+            "BA410",
+            """
+            @router.post("", response_model=BookResponse)
+            async def create_book(session: CurrentSession, data: dict[str, Any]) -> BookResponse:
+                return BookResponse.model_validate(await BookService.create(session, data))
+            """,
+            """
+            @router.post("", response_model=BookResponse)
+            async def create_book(session: CurrentSession, data: CreateBookRequest) -> BookResponse:
+                return BookResponse.model_validate(await BookService.create(session, data))
+            """,
+        ),
+        (
+            "BA411",
+            """
+            @router.post("", response_model=BookResponse)
+            async def create_book(session: CurrentSession, request: Request) -> BookResponse:
+                payload = await request.json()
+                return BookResponse.model_validate(await BookService.create(session, payload))
+            """,
+            """
+            @router.post("", response_model=BookResponse)
+            async def create_book(session: CurrentSession, request: Request) -> BookResponse:
+                token = request.cookies.get("access_token")
+                return BookResponse.model_validate(await BookService.create(session, token))
+            """,
+        ),
+    ],
+    ids=case_id,
+)
+def test_endpoint_rules(tmp_path: Path, code: str, bad: str, good: str) -> None:
+    bad_root = endpoint_project(tmp_path / "bad", bad)
+    assert codes(bad_root) == [code]
+    good_root = endpoint_project(tmp_path / "good", good)
+    assert codes(good_root) == []
+
+
+def test_endpoint_violation_location_and_message(tmp_path: Path) -> None:
+    root = endpoint_project(
+        tmp_path,
+        """
+        @router.get("/{book_id}", response_model=BookResponse)
+        async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+            return await BookService.get(session, book_id)
+        """,
+    )
+    [found] = check_project(root)
+    lines = (root / "app/api/endpoints/books.py").read_text().splitlines()
+    assert lines[found.line - 1].strip() == "return await BookService.get(session, book_id)"
+    assert found.col == 5
+    assert found.path == "app/api/endpoints/books.py"
+    assert "BookService.get()" in found.message and "Book" in found.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a model constructed in the endpoint
+        """
+        @router.post("", response_model=BookResponse)
+        async def create_book(session: CurrentSession, data: CreateBookRequest) -> BookResponse:
+            return Book(title=data.title)
+        """,
+        # the ORM class declared as the response model
+        """
+        @router.get("/{book_id}", response_model=Book)
+        async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+            return BookResponse.model_validate(await BookService.get(session, book_id))
+        """,
+        # a service whose return type is unknown (not in app/services)
+        """
+        @router.get("/{book_id}", response_model=BookResponse)
+        async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+            return await OtherService.fetch(session, book_id)
+        """,
+    ],
+)
+def test_orm_return_variants(tmp_path: Path, body: str) -> None:
+    assert codes(endpoint_project(tmp_path, body)) == ["BA120"]
+
+
+def test_returning_service_result_typed_as_schema_or_scalar_is_fine(tmp_path: Path) -> None:
+    root = endpoint_project(
+        tmp_path,
+        """
+        @router.get("/count", response_model=int)
+        async def count_books(session: CurrentSession) -> int:
+            return await BookService.count(session)
+        """,
+    )
+    assert codes(root) == []
+
+
+def test_body_and_dependency_typing(tmp_path: Path) -> None:
+    """`Annotated[dict, Body()]` is unvalidated input; a dependency returning a dict is not."""
+    root = endpoint_project(
+        tmp_path,
+        """
+        def get_settings() -> dict[str, str]:
+            return {}
+
+        @router.post("", response_model=BookResponse)
+        async def create_book(
+            session: CurrentSession,
+            settings: Annotated[dict[str, str], Depends(get_settings)],
+            other: dict[str, str] = Depends(get_settings),
+            extra: Annotated[list[dict[str, Any]] | None, Body()] = None,
+        ) -> BookResponse:
+            return BookResponse.model_validate(await BookService.create(session, extra))
+        """,
+    )
+    found = check_project(root)
+    assert [(v.code, "extra" in v.message) for v in found] == [("BA410", True)]
+
+
+def test_oauth2_form_login_with_cookie_is_clean(tmp_path: Path) -> None:
+    root = endpoint_project(
+        tmp_path,
+        """
+        from fastapi.security import OAuth2PasswordRequestForm
+
+        @router.post("/login", response_model=BookResponse)
+        async def login(
+            session: CurrentSession,
+            response: Response,
+            form: Annotated[OAuth2PasswordRequestForm, Depends()],
+        ) -> BookResponse:
+            user = await AuthService.authenticate(session, form.username, form.password)
+            token = Authenticator.create_access_token(data={"sub": str(user.user_id)})
+            response.set_cookie(key="access_token", value=token, httponly=True, secure=True)
+            return BookResponse.model_validate(user)
+        """,
+    )
+    assert codes(root) == []
+
+
+def test_any_router_instance_and_app_are_endpoints(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/main.py": """
+                from fastapi import APIRouter, FastAPI
+
+                app = FastAPI()
+                admin = APIRouter(prefix="/admin")
+
+                @app.get("/health")
+                async def health():
+                    return {"status": "ok"}
+
+                @admin.post("/reset")
+                async def reset(force) -> None:
+                    return None
+
+                def helper(x):
+                    return x
+            """,
+        },
+    )
+    assert codes(root) == ["BA101", "BA102"]
+
+
+def test_deps_functions_are_not_endpoints(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/api/deps.py": """
+                async def get_current_user(request, session):
+                    data = await request.json()
+                    return data
+            """,
+        },
+    )
+    assert codes(root) == []
+
+
+# --- models --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "bad", "good"),
+    [
+        (
+            "BA201",
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                id: Mapped[int] = mapped_column(Integer, primary_key=True)
+                created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+            """,
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+            """,
+        ),
+        (
+            "BA201",
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                name: Mapped[str]
+                created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+            """,
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                author_id = Column(PG_UUID(as_uuid=True), primary_key=True, default=uuid4)
+                created_at = Column(DateTime(timezone=True), server_default=func.now())
+            """,
+        ),
+        (
+            "BA202",
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+            """,
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                created_at: Mapped[datetime] = mapped_column(
+                    DateTime(timezone=True), server_default=func.now()
+                )
+            """,
+        ),
+        (
+            "BA202",
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                created_at: Mapped[datetime] = mapped_column(default=datetime.now)
+            """,
+            """
+            class Author(Base):
+                __tablename__ = "author"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                created_at: Mapped[datetime] = mapped_column(server_default=sa.func.now())
+            """,
+        ),
+        (
+            "BA203",
+            """
+            class Review(Base):
+                __tablename__ = "review"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                book_id: Mapped[UUID] = mapped_column(ForeignKey("book.book_id"))
+                created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+            """,
+            """
+            class Review(Base):
+                __tablename__ = "review"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                book_id: Mapped[UUID] = mapped_column(ForeignKey("book.book_id"), index=True)
+                created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+            """,
+        ),
+        (
+            "BA402",
+            """
+            class Member(Base):
+                __tablename__ = "member"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                password: Mapped[str] = mapped_column(String(128))
+                created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+            """,
+            """
+            class Member(Base):
+                __tablename__ = "member"
+
+                id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+                hashed_password: Mapped[str] = mapped_column(String(128))
+                password_changed_at: Mapped[datetime | None]
+                created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+            """,
+        ),
+    ],
+    ids=case_id,
+)
+def test_model_rules(tmp_path: Path, code: str, bad: str, good: str) -> None:
+    assert codes(model_project(tmp_path / "bad", bad)) == [code]
+    assert codes(model_project(tmp_path / "good", good)) == []
+
+
+def test_association_table_foreign_keys_need_index(tmp_path: Path) -> None:
+    root = model_project(
+        tmp_path,
+        """
+        from sqlalchemy import Table
+
+        book_tag = Table(
+            "book_tag",
+            Base.metadata,
+            Column("book_id", ForeignKey("book.book_id"), primary_key=True),
+            Column("tag_id", ForeignKey("tag.tag_id"), primary_key=True, index=True),
+        )
+        """,
+    )
+    found = check_project(root)
+    assert [(v.code, "book.book_id" in v.message) for v in found] == [("BA203", True)]
+
+
+def test_columns_from_mixins_and_aliases(tmp_path: Path) -> None:
+    """Primary key and created_at inherited from project mixins (or `Annotated` aliases)."""
+    root = model_project(
+        tmp_path,
+        """
+        from typing import Annotated
+
+        uuid_pk = Annotated[UUID, mapped_column(primary_key=True, default=uuid4)]
+        created = Annotated[datetime, mapped_column(server_default=func.now())]
+
+
+        class TimestampMixin:
+            created_at: Mapped[created]
+
+
+        class Author(Base, TimestampMixin):
+            __tablename__ = "author"
+
+            id: Mapped[uuid_pk]
+            books: Mapped[list["Book"]] = relationship(back_populates="author")
+
+
+        class Book(Base, TimestampMixin):
+            __tablename__ = "book"
+
+            id: Mapped[uuid_pk]
+
+
+        class Paperback(Book):
+            pass
+        """,
+    )
+    assert codes(root) == []
+
+
+def test_unknown_external_base_is_not_guessed(tmp_path: Path) -> None:
+    root = model_project(
+        tmp_path,
+        """
+        from somewhere import UUIDAuditBase
+
+
+        class Author(UUIDAuditBase):
+            __tablename__ = "author"
+        """,
+    )
+    assert codes(root) == []
+
+
+def test_filtered_column_needs_index(tmp_path: Path) -> None:
+    files = {
+        "app/services/book.py": SERVICE_HEADER
+        + """
+
+class BookService:
+    @staticmethod
+    async def by_author(session: AsyncSession, author: str) -> list[Book]:
+        result = await session.execute(select(Book).where(Book.author == author))
+        return list(result.scalars().all())
+""",
+    }
+    root = model_project(tmp_path / "bad", BOOK_MODEL.split("\n\n\n", 1)[1], files)
+    found = check_project(root)
+    assert [v.code for v in found] == ["BA204"]
+    assert "app/services/book.py:" in found[0].message
+    lines = (root / "app/models/book.py").read_text().splitlines()
+    assert lines[found[0].line - 1].strip() == "author: Mapped[str]"
+
+    indexed = BOOK_MODEL.split("\n\n\n", 1)[1].replace(
+        "author: Mapped[str]", "author: Mapped[str] = mapped_column(index=True)"
+    )
+    assert codes(model_project(tmp_path / "good", indexed, files)) == []
+
+    table_index = BOOK_MODEL.split("\n\n\n", 1)[1].replace(
+        '__tablename__ = "book"',
+        '__tablename__ = "book"\n    __table_args__ = (Index("ix_book_author", "author"),)',
+    )
+    assert codes(model_project(tmp_path / "table_args", table_index, files)) == []
+
+
+# --- services ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "bad", "good"),
+    [
+        (
+            "BA301",
+            """
+            class BookService:
+                async def get(self, session: AsyncSession, book_id: UUID) -> Book | None:
+                    return await session.get(Book, book_id)
+            """,
+            """
+            class BookService:
+                @staticmethod
+                async def get(session: AsyncSession, book_id: UUID) -> Book | None:
+                    return await session.get(Book, book_id)
+            """,
+        ),
+        (
+            "BA302",
+            """
+            class BookService:
+                @staticmethod
+                async def get(book_id: UUID, session: AsyncSession) -> Book | None:
+                    return await session.get(Book, book_id)
+            """,
+            """
+            class BookService:
+                @staticmethod
+                async def get(db: AsyncSession, book_id: UUID) -> Book | None:
+                    return await db.get(Book, book_id)
+            """,
+        ),
+        (
+            "BA303",
+            """
+            class BookService:
+                @staticmethod
+                async def remove(session: AsyncSession, book: Book) -> None:
+                    await session.delete(book)
+                    await session.flush()
+            """,
+            """
+            class BookService:
+                @staticmethod
+                async def remove(session: AsyncSession, book: Book) -> None:
+                    await session.delete(book)
+                    await session.commit()
+            """,
+        ),
+        (
+            "BA303",
+            """
+            class BookService:
+                @staticmethod
+                async def rename(session: AsyncSession, book_id: UUID, title: str) -> None:
+                    await session.execute(
+                        update(Book).where(Book.book_id == book_id).values(title=title)
+                    )
+            """,
+            """
+            class BookService:
+                @staticmethod
+                async def rename(session: AsyncSession, book_id: UUID, title: str) -> None:
+                    async with session.begin():
+                        await session.execute(
+                            update(Book).where(Book.book_id == book_id).values(title=title)
+                        )
+            """,
+        ),
+        (
+            "BA304",
+            """
+            class BookService:
+                @staticmethod
+                async def create(session: AsyncSession, book: Book) -> Book:
+                    session.add(book)
+                    session.commit()
+                    return book
+            """,
+            """
+            class BookService:
+                @staticmethod
+                async def create(session: AsyncSession, book: Book) -> Book:
+                    session.add(book)
+                    await session.commit()
+                    return book
+            """,
+        ),
+        (
+            "BA305",
+            """
+            class BookService:
+                @staticmethod
+                async def get(session: AsyncSession, book_id: UUID) -> Book:
+                    book = await session.get(Book, book_id)
+                    if book is None:
+                        raise HTTPException(status_code=404, detail="not found")
+                    return book
+            """,
+            """
+            class BookService:
+                @staticmethod
+                async def get(session: AsyncSession, book_id: UUID) -> Book:
+                    book = await session.get(Book, book_id)
+                    if book is None:
+                        raise AppError.RESOURCES_NOT_FOUND_ERROR
+                    return book
+            """,
+        ),
+    ],
+    ids=case_id,
+)
+def test_service_rules(tmp_path: Path, code: str, bad: str, good: str) -> None:
+    assert codes(service_project(tmp_path / "bad", bad)) == [code]
+    assert codes(service_project(tmp_path / "good", good)) == []
+
+
+def test_crud_mixin_writes_need_a_commit_in_the_service(tmp_path: Path) -> None:
+    """The CRUD mixin only flushes; the service that calls it owns the commit."""
+    bad = """
+    class BookService:
+        @staticmethod
+        async def create(session: AsyncSession, data: Any) -> Book:
+            return await Book.create(session, **data.model_dump())
+
+        @staticmethod
+        async def rename(session: AsyncSession, book: Book, title: str) -> Book:
+            return await book.update(session, title=title)
+
+        @staticmethod
+        async def create_two(session: AsyncSession, data: Any) -> None:
+            await BookService.create(session, data)
+            await BookService.create(session, data)
+    """
+    found = check_project(service_project(tmp_path / "bad", bad))
+    assert [(v.code, v.message.split("`")[1]) for v in found] == [
+        ("BA303", "BookService.create"),
+        ("BA303", "BookService.rename"),
+    ]
+    good = bad.replace(
+        "            return await Book.create(session, **data.model_dump())",
+        """\
+            book = await Book.create(session, **data.model_dump())
+            await session.commit()
+            return book""",
+    ).replace(
+        "            return await book.update(session, title=title)",
+        """\
+            await book.update(session, title=title)
+            await session.commit()
+            return book""",
+    )
+    assert codes(service_project(tmp_path / "good", good)) == []
+
+
+def test_module_level_service_functions(tmp_path: Path) -> None:
+    root = service_project(
+        tmp_path,
+        """
+        async def create_book(session: AsyncSession, data: Any) -> Book:
+            book = Book(**data)
+            session.add(book)
+            await session.commit()
+            return book
+
+
+        def _to_title(value: str) -> str:
+            return value.title()
+
+
+        def slugify(value: str) -> str:
+            return value.lower()
+        """,
+    )
+    assert codes(root) == ["BA301"]
+
+
+def test_instance_method_reports_static_but_checks_session_after_self(tmp_path: Path) -> None:
+    root = service_project(
+        tmp_path,
+        """
+        class BookService:
+            def __init__(self, session: AsyncSession) -> None:
+                self.session = session
+
+            async def title(self, book_id: UUID) -> str:
+                return "x"
+        """,
+    )
+    assert codes(root) == ["BA301", "BA301", "BA302"]
+
+
+def test_non_service_classes_in_services_are_skipped(tmp_path: Path) -> None:
+    root = service_project(
+        tmp_path,
+        """
+        from dataclasses import dataclass
+        from enum import Enum
+        from pydantic import BaseModel
+
+
+        class Sort(Enum):
+            ASC = "asc"
+
+
+        class Page(BaseModel):
+            def total(self) -> int:
+                return 0
+
+
+        @dataclass
+        class Filter:
+            def empty(self) -> bool:
+                return True
+
+
+        class NotFoundError(Exception):
+            def describe(self) -> str:
+                return "x"
+        """,
+    )
+    assert codes(root) == []
+
+
+def test_unawaited_session_call_in_deps_and_sync_session(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/api/deps.py": """
+                from sqlalchemy.orm import Session
+
+                async def get_db_session():
+                    async with async_session() as session:
+                        session.execute(select(1))
+                        yield session
+
+                async def sync_usage(session: Session) -> None:
+                    session.execute(select(1))
+            """,
+        },
+    )
+    assert codes(root) == ["BA304"]
+
+
+# --- "never do" ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "await session.execute(text(f\"SELECT * FROM book WHERE title = '{title}'\"))",
+        "await session.execute(text(\"SELECT * FROM book WHERE title = '%s'\" % title))",
+        "await session.execute(text(\"SELECT * FROM book WHERE title = '{}'\".format(title)))",
+        'await session.execute(text("SELECT * FROM book WHERE title = \'" + title + "\'"))',
+        'await session.exec_driver_sql(f"DELETE FROM book WHERE title = {title!r}")',
+        'query = f"SELECT * FROM book WHERE title = {title!r}"\n'
+        "        await session.execute(text(query))",
+        'query = "SELECT * FROM book WHERE 1 = 1"\n'
+        '        query += " AND title = " + title\n'
+        "        await session.execute(text(query))",
+    ],
+)
+def test_raw_sql_from_strings(tmp_path: Path, statement: str) -> None:
+    body = f"""
+class BookService:
+    @staticmethod
+    async def search(session: AsyncSession, title: str) -> list[Any]:
+        {statement}
+        return []
+"""
+    assert codes(service_project(tmp_path, body)) == ["BA401"]
+
+
+def test_parameterized_sql_is_fine(tmp_path: Path) -> None:
+    body = """
+class BookService:
+    @staticmethod
+    async def search(session: AsyncSession, title: str) -> list[Any]:
+        query = "SELECT * FROM book WHERE title = :title"
+        query += " AND deleted = false"
+        await session.execute(text(query), {"title": title})
+        await session.execute(text("SELECT 1 " "FROM book"))
+        await session.execute(text(f"SELECT 1"))  # noqa: F541 -- no placeholders, static
+        return []
+"""
+    assert codes(service_project(tmp_path, body)) == []
+
+
+@pytest.mark.parametrize(
+    ("code", "bad"),
+    [
+        (
+            "BA403",
+            """
+            user = Member(email=data.email, password=data.password)
+            """,
+        ),
+        (
+            "BA403",
+            """
+            user = Member(email=data.email, hashed_password=data.password.strip())
+            """,
+        ),
+        (
+            "BA403",
+            """
+            user = await session.get(Member, data.id)
+            user.hashed_password = data["password"]
+            """,
+        ),
+        (
+            "BA404",
+            """
+            user = await session.get(Member, data.id)
+            if user.hashed_password != data.password:
+                raise AppError.INVALID_CREDENTIALS_ERROR
+            """,
+        ),
+        (
+            "BA404",
+            """
+            if data.admin_password == settings.admin_password:
+                raise AppError.INVALID_CREDENTIALS_ERROR
+            """,
+        ),
+        (
+            "BA404",
+            """
+            user = await session.get(Member, data.id)
+            if user.password == password:
+                raise AppError.INVALID_CREDENTIALS_ERROR
+            """,
+        ),
+    ],
+    ids=case_id,
+)
+def test_plaintext_passwords(tmp_path: Path, code: str, bad: str) -> None:
+    body = "class AuthService:\n    @staticmethod\n    async def run(session: AsyncSession"
+    body += ", data: Any, password: str) -> None:\n"
+    body += textwrap.indent(textwrap.dedent(bad).strip(), " " * 8) + "\n"
+    member = """
+        class Member(Base):
+            __tablename__ = "member"
+
+            id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+            email: Mapped[str]
+            hashed_password: Mapped[str]
+            created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    """
+    root = model_project(tmp_path, member, {"app/services/auth.py": SERVICE_HEADER + body})
+    assert codes(root) == [code]
+
+
+def test_password_handling_that_is_fine(tmp_path: Path) -> None:
+    files = {
+        "app/services/auth.py": SERVICE_HEADER
+        + """
+class AuthService:
+    @staticmethod
+    async def run(session: AsyncSession, data: Any) -> None:
+        if data.new_password == data.current_password:
+            raise AppError.bad_request("choose a different password")
+        if data.password != data.confirm_password:
+            raise AppError.bad_request("passwords differ")
+        if data.password == "":
+            raise AppError.bad_request("empty")
+        user = Member(hashed_password=hash_password(data.password))
+        user.hashed_password = bcrypt.hashpw(data.password.encode(), bcrypt.gensalt())
+""",
+        "app/schemas/user.py": """
+class Register(BaseModel):
+    password: str
+    password_again: str
+
+    def check(self) -> None:
+        if self.password != self.other_password:
+            raise ValueError("mismatch")
+""",
+    }
+    member = """
+        class Member(Base):
+            __tablename__ = "member"
+
+            id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+            hashed_password: Mapped[str]
+            created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    """
+    assert codes(model_project(tmp_path, member, files)) == []
+
+
+# --- engine: syntax errors, noqa, selection, files -----------------------------------
+
+
+def test_syntax_error_is_a_violation_not_a_traceback(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/services/broken.py": "class BookService:\n    def oops(:\n",
+            "app/models/latin1.py": "",
+        },
+    )
+    (root / "app/models/latin1.py").write_bytes(b"# caf\xe9\nx = 1\n")
+    found = check_project(root)
+    assert [(v.path, v.code) for v in found] == [
+        ("app/models/latin1.py", "BA001"),
+        ("app/services/broken.py", "BA001"),
+    ]
+    assert found[1].line == 2 and "SyntaxError" in found[1].message
+
+
+def test_noqa_bare_and_with_codes(tmp_path: Path) -> None:
+    root = endpoint_project(
+        tmp_path,
+        """
+        @router.get("/a")
+        async def a(x):  # noqa
+            return 1
+
+        @router.get("/b")
+        async def b(x):  # noqa: BA101
+            return 1
+
+        @router.get("/c")
+        async def c(x):  # noqa: BA101, BA102
+            return 1
+
+        @router.get("/d")
+        async def d(x):  # noqa: E501
+            return 1
+        """,
+    )
+    text = (root / "app/api/endpoints/books.py").read_text().splitlines()
+    def_line = {
+        line.split("(")[0].split()[-1]: n for n, line in enumerate(text, 1) if "def " in line
+    }
+    found = {(v.line, v.code) for v in check_project(root)}
+    assert found == {
+        (def_line["b"], "BA102"),
+        (def_line["d"], "BA101"),
+        (def_line["d"], "BA102"),
+    }
+
+
+def test_select_and_ignore(tmp_path: Path) -> None:
+    root = endpoint_project(
+        tmp_path,
+        """
+        @router.get("/a")
+        async def a(session: CurrentSession, x):
+            return await session.get(Book, x)
+        """,
+    )
+    assert sorted(codes(root)) == ["BA101", "BA102", "BA110", "BA120"]
+    assert sorted(codes(root, select=["BA10"])) == ["BA101", "BA102"]
+    assert sorted(codes(root, ignore=["BA1"])) == []
+    assert sorted(codes(root, select=["BA"], ignore=["BA11", "BA102"])) == ["BA101", "BA120"]
+    # the more specific selector wins; on a tie, ignore wins (as in ruff)
+    assert sorted(codes(root, select=["BA110"], ignore=["BA1"])) == ["BA110"]
+    assert sorted(codes(root, select=["BA1"], ignore=["BA1"])) == []
+    assert sorted(codes(root, select=["ALL"], ignore=["BA12"])) == ["BA101", "BA102", "BA110"]
+    with pytest.raises(ValueError, match="BA999"):
+        check_project(root, select=["BA999"])
+
+
+def test_tests_and_non_app_files_are_skipped(tmp_path: Path) -> None:
+    bad = "@router.get('/x')\nasync def x(y):\n    return y\n"
+    root = write(
+        tmp_path,
+        {
+            "tests/test_books.py": bad,
+            "scripts/seed.py": bad,
+            "alembic/env.py": bad,
+            "app/tests/test_inner.py": bad,
+            "app/conftest.py": bad,
+            "app/migrations/versions/001.py": bad,
+            "app/api/endpoints/x.py": bad,
+        },
+    )
+    assert {v.path for v in check_project(root)} == {"app/api/endpoints/x.py"}
+
+
+def test_missing_app_dir_checks_nothing(tmp_path: Path) -> None:
+    assert check_project(tmp_path / "nowhere") == []
+
+
+# --- output and entry point ----------------------------------------------------------
+
+
+def test_text_and_json_formats() -> None:
+    violations = [
+        Violation("app/a.py", 3, 5, "BA101", "first"),
+        Violation("app/b.py", 1, 1, "BA201", "second"),
+    ]
+    assert format_text(violations) == (
+        "app/a.py:3:5: BA101 first\napp/b.py:1:1: BA201 second\nFound 2 violations."
+    )
+    assert format_text(violations[:1]).endswith("Found 1 violation.")
+    assert format_text([]) == "All checks passed!"
+    assert json.loads(format_json(violations)) == [
+        {"path": "app/a.py", "line": 3, "col": 5, "code": "BA101", "message": "first"},
+        {"path": "app/b.py", "line": 1, "col": 1, "code": "BA201", "message": "second"},
+    ]
+    assert json.loads(format_json([])) == []
+
+
+def test_output_is_sorted(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/z.py": "@router.get('/x')\nasync def x(y):\n    return y\n",
+            "app/a.py": "@router.get('/x')\nasync def x(y, z):\n    return y\n",
+        },
+    )
+    found = check_project(root)
+    assert found == sorted(found)
+    assert [(v.path, v.col) for v in found] == [
+        ("app/a.py", 1),
+        ("app/a.py", 13),
+        ("app/a.py", 16),
+        ("app/z.py", 1),
+        ("app/z.py", 13),
+    ]
+
+
+def test_main_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(tmp_path / "missing", select=None, ignore=(), as_json=False) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert main(tmp_path, select=None, ignore=(), as_json=False) == 2
+    assert "no app/" in capsys.readouterr().err
+
+    root = endpoint_project(
+        tmp_path / "p", "@router.get('/x')\nasync def x(y: int):\n    return y\n"
+    )
+    assert main(root, select=None, ignore=(), as_json=False) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("app/api/endpoints/books.py:") and " BA101 " in out[0]
+    assert out[-1] == "Found 1 violation."
+
+    assert main(root, select=None, ignore=(), as_json=True) == 1
+    [item] = json.loads(capsys.readouterr().out)
+    assert item["code"] == "BA101" and item["path"] == "app/api/endpoints/books.py"
+
+    assert main(root, select=None, ignore=["BA101"], as_json=False) == 0
+    assert capsys.readouterr().out.strip() == "All checks passed!"
+
+    assert main(root, select=["BA9"], ignore=(), as_json=False) == 2
+    assert "unknown rule selector" in capsys.readouterr().err
+
+
+def test_settings_from_pyproject(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = endpoint_project(tmp_path, "@router.get('/x')\nasync def x(y):\n    return y\n")
+    assert load_settings(root) == CheckSettings()
+    (root / "pyproject.toml").write_text('[tool.backend-agent]\ncheck_ignore = ["BA102"]\n')
+    assert load_settings(root) == CheckSettings(None, ("BA102",))
+    assert main(root, select=None, ignore=(), as_json=False) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "Found 1 violation."
+
+    (root / "pyproject.toml").write_text(
+        '[tool.backend-agent.check]\nselect = ["BA102"]\nignore = []\n'
+    )
+    assert load_settings(root) == CheckSettings(("BA102",), ())
+    assert main(root, select=None, ignore=(), as_json=True) == 1
+    assert [v["code"] for v in json.loads(capsys.readouterr().out)] == ["BA102"]
+    # an explicit select replaces the configured one
+    assert main(root, select=["BA101"], ignore=(), as_json=True) == 1
+    assert [v["code"] for v in json.loads(capsys.readouterr().out)] == ["BA101"]
+
+    (root / "pyproject.toml").write_text('[tool.backend-agent.check]\nignore = ["XX1"]\n')
+    with pytest.raises(ValueError, match="XX1"):
+        load_settings(root)
+    assert main(root, select=None, ignore=(), as_json=False) == 2
+    (root / "pyproject.toml").write_text("[tool.backend-agent\n")
+    assert main(root, select=None, ignore=(), as_json=False) == 2
+
+
+def test_module_entry_point_runs_as_subprocess(tmp_path: Path) -> None:
+    root = endpoint_project(tmp_path, "@router.get('/x')\nasync def x(y):\n    return y\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "agent.checker", str(root), "--select", "BA102"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.splitlines()[-1] == "Found 1 violation."
+    rules = subprocess.run(
+        [sys.executable, "-m", "agent.checker", "--rules"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    assert "BA401" in rules.stdout
+
+
+def test_rule_table_is_complete() -> None:
+    assert all(code.startswith("BA") and len(code) == 5 for code in RULES)
+    assert all(rule.summary and rule.spec for rule in RULES.values())
+    spec = (REPO / "system_prompts" / "backend.md").read_text()
+    standards = spec.split("## Quality Standards", 1)[1]
+    bullets = [line[2:].strip() for line in standards.splitlines() if line.startswith("- ")]
+    covered = " ".join(rule.spec for rule in RULES.values()) + " ".join(UNCHECKED)
+    missing = [bullet for bullet in bullets if bullet not in covered]
+    assert missing == []
+    assert {rule.heuristic for rule in RULES.values()} == {True, False}
+    assert "Not (fully) statically checkable" in format_rules()
+
+
+def test_rendered_scaffold_passes(tmp_path: Path) -> None:
+    """`backend-agent new` must produce a project this checker accepts."""
+    render = pytest.importorskip("agent.scaffold.render")
+    render.render_tree(tmp_path, {"name": "demo", "package": "demo"})
+    assert (tmp_path / "app" / "models").is_dir()
+    assert format_text(check_project(tmp_path)) == "All checks passed!"
