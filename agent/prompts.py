@@ -4,28 +4,17 @@ from __future__ import annotations
 
 import ast
 import subprocess
-from functools import cache
 from pathlib import Path
 from typing import Any
+
+from tools.templating import environment
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 
-@cache
-def _environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-        autoescape=False,
-    )
-
-
 def render(template: str, /, **context: Any) -> str:
     """Render `templates/<template>`; a missing variable is an error, never a silent blank."""
-    return _environment().get_template(template).render(**context).strip() + "\n"
+    return environment(TEMPLATE_DIR).get_template(template).render(**context).strip() + "\n"
 
 
 def repo_map(root: Path, limit: int = 6000) -> str:

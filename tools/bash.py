@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from tools.base import ToolResult, Workspace
+from tools.templating import render_block
 
 NAME = "bash"
 NATIVE_TYPE = "bash_20250124"
 SUMMARY_COMMAND_CHARS = 60
-_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 # Message texts. Those marked (ref) are the reference tool's words, kept verbatim.
 NO_COMMAND = "no command provided."  # (ref)
@@ -40,25 +38,6 @@ NOT_PERSISTENT = (
 
 # A command whose only effect would be on the shell session itself (cwd, environment).
 _SESSION_ONLY = re.compile(r"^\s*(?:cd|pushd|popd|export|source|\.|unset|alias)(?:\s[^;&|]*)?$")
-
-
-@cache
-def _environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-        autoescape=False,
-    )
-
-
-def render_block(template: str, block: str, **context: Any) -> str:
-    """One `{% block %}` of a tool template: a tool's description and each of its input
-    fields' descriptions live in the same file, so every word the model reads is in one place."""
-    compiled = _environment().get_template(template)
-    return "".join(compiled.blocks[block](compiled.new_context(context))).strip()
 
 
 def command_summary(command: str, outcome: str) -> str:

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from tools.base import ToolResult, Workspace
-from tools.bash import command_summary, render_block
+from tools.bash import command_summary
 from tools.summaries import summarize_lint, summarize_pytest
+from tools.templating import render_block
 
 DEFAULT_FIX_COMMANDS: tuple[str, ...] = (
     "ruff check --fix --exit-zero --quiet .",

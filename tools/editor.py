@@ -15,12 +15,12 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from tools.base import ToolError, ToolResult, Workspace
 from tools.paths import PathError, relative_display, resolve_in_workspace
+from tools.templating import render
 
 NAME = "str_replace_based_edit_tool"
 NATIVE_TYPE = "text_editor_20250728"
@@ -32,7 +32,6 @@ TAB_SIZE = 8
 LISTING_DEPTH = 2
 _BINARY_SNIFF_BYTES = 8192
 _SKIPPED_NAMES = frozenset({"__pycache__"})
-_TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 _VERBS = {"view": "view", "create": "create", "str_replace": "edit", "insert": "insert"}
 
 INPUT_SCHEMA: dict[str, Any] = {
@@ -121,7 +120,7 @@ class TextEditor:
     def definition(self, native: bool) -> dict[str, Any]:
         if native:
             return {"type": NATIVE_TYPE, "name": NAME, "max_characters": self.max_characters}
-        description = _render(
+        description = render(
             "editor.md",
             max_characters=self.max_characters,
             max_edit_bytes=self.max_edit_bytes,
@@ -651,19 +650,3 @@ def _near_miss_hint(text: str, old: str) -> str:
 
 
 # -- description -----------------------------------------------------------------------------
-
-
-@cache
-def _environment() -> Any:
-    import jinja2
-
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_TEMPLATE_DIR),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-        autoescape=False,
-    )
-
-
-def _render(name: str, **context: Any) -> str:
-    return _environment().get_template(name).render(**context).strip()
