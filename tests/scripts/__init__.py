@@ -1,0 +1,1 @@
+"""Scripted model sessions (tool calls a model would make) for end-to-end tests."""
