@@ -311,13 +311,7 @@ def _session(
 ) -> Iterator[Any]:
     """Build the parts of a run from its meta, so a fresh run and a resumed one are the same."""
     from agent.context import ContextPolicy
-    from agent.gate import (
-        AlembicCheck,
-        CommandCheck,
-        Gate,
-        QualityCheck,
-        TestIntegrityCheck,
-    )
+    from agent.gate import build_gate
     from agent.model import AnthropicModel
     from agent.prompts import render, repo_map
     from agent.runner import Agent
@@ -362,24 +356,18 @@ def _session(
             extra_values=[v for v in (api_key,) if v],
             secret_files=[root / f for f in settings.secret_files],
         )
+        runner = CommandRunner(sandbox, env, redactor=redactor)
+        stack.callback(runner.close)
         workspace = Workspace(
             root=root,
-            executor=CommandRunner(sandbox, env, redactor=redactor),
+            executor=runner,
             protected=settings.protected_paths,
             test_command=settings.test_command,
             lint_commands=settings.lint_commands,
             command_timeout=settings.command_timeout,
         )
-        checks: list[Any] = []
-        if not opts["allow_test_edits"]:
-            checks.append(TestIntegrityCheck(meta["test_snapshot"]))
-        checks += [CommandCheck(_check_name(c), c, "lint") for c in settings.lint_commands]
-        if settings.quality_check and (root / "app").is_dir():
-            checks.append(QualityCheck())
-        if settings.alembic_check and new_database and (root / "alembic.ini").is_file():
-            checks.append(AlembicCheck(new_database))
-        checks.append(CommandCheck("tests", settings.test_command, "tests"))
-        gate = Gate(checks, settings.fix_commands)
+        snapshot = None if opts["allow_test_edits"] else meta["test_snapshot"]
+        gate = build_gate(root, settings, snapshot=snapshot, new_database=new_database)
 
         tools = _tools(spec.tools)
         native = opts["native_tools"]
@@ -427,13 +415,6 @@ def _session(
             command_timeout=settings.command_timeout,
             on_text=reporter.text,
         )
-
-
-def _check_name(command: str) -> str:
-    words = [w for w in command.split() if not w.startswith("-") and w != "."]
-    if words[:1] == ["python"] and words[1:2] == ["-m"]:
-        words = words[2:]
-    return " ".join(words[:2]) or command
 
 
 def _tools(allowed: tuple[str, ...] | None) -> dict[str, Any]:

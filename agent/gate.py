@@ -12,6 +12,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Protocol
 
+from agent.config import RepoSettings
 from tools.base import Workspace
 
 
@@ -178,3 +179,31 @@ class Gate:
             f"{c.name}: `{c.command}`" if isinstance(c, CommandCheck) else c.name
             for c in self.checks
         ]
+
+
+def build_gate(
+    root: Path,
+    settings: RepoSettings,
+    *,
+    snapshot: dict[str, str] | None,
+    new_database: Callable[[], str] | None,
+) -> Gate:
+    """The checks that apply to this repo, cheapest first; `snapshot` None allows test edits."""
+    checks: list[Check] = []
+    if snapshot is not None:
+        checks.append(TestIntegrityCheck(snapshot))
+    checks += [CommandCheck(_check_name(c), c, "lint") for c in settings.lint_commands]
+    if settings.quality_check and (root / "app").is_dir():
+        checks.append(QualityCheck())
+    if settings.alembic_check and new_database and (root / "alembic.ini").is_file():
+        checks.append(AlembicCheck(new_database))
+    checks.append(CommandCheck("tests", settings.test_command, "tests"))
+    return Gate(checks, settings.fix_commands)
+
+
+def _check_name(command: str) -> str:
+    """`ruff check .` -> "ruff check"; `python -m mypy app` -> "mypy app"."""
+    words = [w for w in command.split() if not w.startswith("-") and w != "."]
+    if words[:1] in (["python"], ["python3"]):
+        words = words[1:]
+    return " ".join(words[:2]) or command
