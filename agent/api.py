@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -213,7 +214,7 @@ def _execute(
         status, reason, exit_code = "error", str(exc), exc.exit_code
     except Exception as exc:  # a bug of ours: still save the work, and say where it is
         status, reason = "error", f"internal error: {type(exc).__name__}: {exc}"
-        record({"type": "internal_error", "error": repr(exc)})
+        record({"type": "internal_error", "traceback": traceback.format_exc()})
     finally:
         try:
             outcome = _finalise(run_dir, meta, state, status, reason, exit_code, root)
