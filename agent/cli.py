@@ -1,8 +1,5 @@
 """The `backend-agent` command. It parses, calls `agent.api`, and prints; nothing more."""
 
-from __future__ import annotations
-
-import json
 import os
 import shutil
 import sys
@@ -213,6 +210,8 @@ def _finish(outcome: Any, reporter: Any, as_json: bool) -> None:
     if hasattr(reporter, "close"):
         reporter.close()
     if as_json:
+        import json
+
         print(json.dumps({"type": "outcome", **outcome.to_dict()}, default=str))
         raise typer.Exit(outcome.exit_code)
     cost = "cost unknown" if outcome.cost is None else f"${outcome.cost:.4f}"
@@ -244,6 +243,8 @@ def runs(repo: Repo = Path("."), as_json: AsJson = False) -> None:
         for r in iter_runs(runs_root(gitops.common_dir(gitops.open_repo(repo))))
     ]
     if as_json:
+        import json
+
         for row in rows:
             print(
                 json.dumps(
