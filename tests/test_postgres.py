@@ -250,6 +250,7 @@ def test_works_unprivileged_inside_the_sandbox() -> None:
         "bwrap",
         "--ro-bind", "/", "/",
         "--tmpfs", "/tmp",
+        "--ro-bind", str(ROOT), str(ROOT),  # the checkout may itself live under /tmp
         "--dev", "/dev",
         "--proc", "/proc",
         "--unshare-all",
