@@ -2,7 +2,9 @@
 
 Old tool output is the bulk of a coding session and the least needed part of it, so that is
 what goes. It is cleared in one batch, down to the newest few results, so that the cached
-prefix changes once per clearing rather than on every turn."""
+prefix changes once per clearing rather than on every turn. A session of hundreds of turns
+outgrows the window even so (every turn leaves its tool call and a placeholder behind); then
+the oldest exchanges are dropped whole, again in one batch, keeping the task."""
 
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from agent.prompts import render
 
 CHARS_PER_TOKEN = 3.5
 LONG_INPUT = 400  # characters of a tool_use input value worth clearing too
+DROPPED_NOTE = (
+    "[older messages of this conversation were removed to save context; the files on disk "
+    "are current, so read them again if you need something from before]"
+)
 
 
 def estimate_tokens(payload: Any) -> int:
@@ -40,6 +46,20 @@ def clear_before(messages: list[dict[str, Any]], upto: int) -> int:
                         block["input"][key] = placeholder
                         cleared += 1
     return cleared
+
+
+def drop_before(messages: list[dict[str, Any]], upto: int) -> int:
+    """Remove messages[1:upto], whole exchanges, keeping the task in messages[0]; the task
+    gains a note so the model knows its memory has a gap. Returns how many went."""
+    if upto <= 1:
+        return 0
+    del messages[1:upto]
+    task = messages[0]
+    content = task["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+    if not any(b.get("text") == DROPPED_NOTE for b in blocks):
+        task["content"] = [*blocks, {"type": "text", "text": DROPPED_NOTE}]
+    return upto - 1
 
 
 @dataclass
@@ -68,3 +88,23 @@ class ContextPolicy:
             return None
         upto = len(messages) - self.keep_recent
         return upto if upto > 1 else None
+
+    def dropping_point(self, messages: list[dict[str, Any]], fixed: int) -> int | None:
+        """After clearing: where the kept conversation should resume (drop messages[1:upto]),
+        or None when it now fits. Drops down to half the limit so that this happens rarely.
+
+        `fixed` is the estimate of what every request carries besides the messages (system
+        prompt, tools). The cut lands before an assistant message, so roles still alternate
+        and every tool result stays right after its tool call."""
+        sizes = [estimate_tokens(m) for m in messages]
+        total = fixed + sum(sizes)
+        if total < self.limit():
+            return None
+        upto = None
+        for i in range(2, len(messages) - self.keep_recent + 1):
+            total -= sizes[i - 1]
+            if messages[i].get("role") == "assistant":
+                upto = i
+                if total <= self.limit() // 2:
+                    break
+        return upto

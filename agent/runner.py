@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.config import Budget
-from agent.context import ContextPolicy, clear_before, estimate_tokens
+from agent.context import ContextPolicy, clear_before, drop_before, estimate_tokens
 from agent.errors import StopRun
 from agent.gate import Gate, GateResult
 from agent.model import Model, RetryNotice, Usage
@@ -56,6 +56,10 @@ class RunState:
             self.last_gate = event["checks"]
         elif kind == "context_cleared":
             clear_before(self.messages, event["upto"])
+            self.measured_tokens = 0  # the API's count no longer describes the conversation
+        elif kind == "context_dropped":
+            drop_before(self.messages, event["upto"])
+            self.measured_tokens = 0
         self.elapsed = max(self.elapsed, event.get("elapsed", 0.0))
 
     @classmethod
@@ -184,7 +188,10 @@ class Agent:
         if upto is None:
             return False
         self.emit({"type": "context_cleared", "upto": upto, "estimated_tokens": estimate})
-        self.state.measured_tokens = 0  # the API's count no longer describes the conversation
+        fixed = estimate_tokens([self.system, self.tool_definitions])
+        keep = self.context.dropping_point(self.state.messages, fixed)
+        if keep is not None:
+            self.emit({"type": "context_dropped", "upto": keep, "dropped": keep - 1})
         return True
 
     def run_tools(self, note: str | None = None) -> None:
