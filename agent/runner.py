@@ -198,16 +198,16 @@ class Agent:
         """Run every tool call of the last reply, in order; the results go back together."""
         blocks = [b for b in self.state.messages[-1]["content"] if b.get("type") == "tool_use"]
         content: list[dict[str, Any]] = []
-        for block in blocks:
-            result = self.call_tool(block)
-            content.append(
-                {
-                    "type": "tool_result",
-                    "tool_use_id": block["id"],
-                    "content": result.output,
-                    "is_error": result.is_error,
-                }
-            )
+        try:
+            for block in blocks:
+                content.append(_tool_result(block, self.call_tool(block)))
+        except KeyboardInterrupt:
+            # Answer every call, so the conversation stays valid and a resume does not run
+            # again what the user just stopped.
+            stopped = ToolResult(render("interrupted.md.j2"), is_error=True)
+            content += [_tool_result(b, stopped) for b in blocks[len(content) :]]
+            self.emit({"type": "message", "message": {"role": "user", "content": content}})
+            raise
         if note or not content:
             content.append(
                 {
@@ -280,3 +280,12 @@ class Agent:
         )
         self.emit({"type": "message", "message": {"role": "user", "content": report}})
         return None
+
+
+def _tool_result(block: dict[str, Any], result: ToolResult) -> dict[str, Any]:
+    return {
+        "type": "tool_result",
+        "tool_use_id": block["id"],
+        "content": result.output,
+        "is_error": result.is_error,
+    }

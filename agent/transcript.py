@@ -107,16 +107,18 @@ def new_run_dir(root: Path, slug: str) -> RunDir:
 def iter_runs(root: Path) -> Iterator[RunDir]:
     """Newest first."""
     if root.is_dir():
-        for path in sorted(root.iterdir(), reverse=True):
-            if path.is_dir():
-                yield RunDir(path)
+        # By the start stamp in the name; runs started within one second, by last activity.
+        paths = [p for p in root.iterdir() if p.is_dir()]
+        for path in sorted(paths, key=lambda p: (p.name[:15], p.stat().st_mtime_ns), reverse=True):
+            yield RunDir(path)
 
 
 def find_run(root: Path, ref: str) -> RunDir:
     """A run by id, a unique prefix or suffix of one, or `last`."""
     runs = list(iter_runs(root))
-    if ref in ("last", "latest") and runs:
-        return runs[0]
+    started = [r for r in runs if r.read_meta().get("work_root")]
+    if ref in ("last", "latest") and started:
+        return started[0]  # a run killed during its setup has nothing to resume
     matches = [r for r in runs if r.run_id == ref] or [
         r for r in runs if r.run_id.startswith(ref) or r.run_id.endswith(ref)
     ]

@@ -128,5 +128,8 @@ class ConsoleReporter:
             "yellow",
         )
 
+    def on_context_dropped(self, e: dict[str, Any]) -> None:
+        self.line(f"  context: dropped the {e['dropped']} oldest messages", "dim")
+
     def on_context_cleared(self, e: dict[str, Any]) -> None:
         self.line(f"  context: cleared old tool output (~{e['estimated_tokens']:,} tokens)", "dim")

@@ -40,7 +40,12 @@ def test_add_books_resource_goes_green_with_one_commit(project, cli, fake_api):
     [gate] = gates(project)
     names = [c["name"] for c in gate["checks"]]
     assert names == [
-        "test integrity", "ruff check", "ruff format", "quality standards", "alembic check", "tests"
+        "test integrity",
+        "ruff check",
+        "ruff format",
+        "quality standards",
+        "alembic check",
+        "tests",
     ]
     assert all(c["ok"] for c in gate["checks"]), json.dumps(gate, indent=1)
     assert git(project, "branch", "--show-current") == "backend-agent/add-books-resource"

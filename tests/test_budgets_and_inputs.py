@@ -58,7 +58,12 @@ def test_cost_budget_is_never_overshot_across_turns(calc_repo, cli, fake_api):
 def test_unknown_model_cost_is_unknown_not_zero(calc_repo, cli, fake_api):
     api = fake_api(RED_THEN_GREEN)
     result = cli(
-        "add a mul function", "--base-url", api.url, "--model", "local-model", "--json",
+        "add a mul function",
+        "--base-url",
+        api.url,
+        "--model",
+        "local-model",
+        "--json",
         cwd=calc_repo,
     )
     assert result.returncode == 0, result.stderr
@@ -147,7 +152,11 @@ def test_empty_request_and_unknown_flag_are_usage_errors(calc_repo, cli):
 
 def test_unreachable_server_exits_3_and_keeps_a_resumable_run(calc_repo, cli):
     result = cli(
-        "add books resource", "--base-url", "http://127.0.0.1:9", "--api-retries", "1",
+        "add books resource",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--api-retries",
+        "1",
         cwd=calc_repo,
     )
     assert result.returncode == 3
@@ -179,7 +188,12 @@ def test_repo_spec_overrides_builtin_and_its_tools_and_turns_are_honoured(calc_r
 def test_modified_preexisting_test_makes_the_gate_red(calc_repo, cli, fake_api):
     cheat = tool_use(
         "str_replace_based_edit_tool",
-        {"command": "str_replace", "path": "tests/test_calc.py", "old_str": "== 3", "new_str": "== 3 or True"},
+        {
+            "command": "str_replace",
+            "path": "tests/test_calc.py",
+            "old_str": "== 3",
+            "new_str": "== 3 or True",
+        },
     )
     api = fake_api([Turn.tools(cheat), Turn.end("done")])
     result = cli("x", "--base-url", api.url, "--max-gate-rounds", "1", cwd=calc_repo)
@@ -190,7 +204,9 @@ def test_modified_preexisting_test_makes_the_gate_red(calc_repo, cli, fake_api):
 
 
 def test_deleting_every_test_cannot_turn_the_gate_green(tmp_path, cli, fake_api):
-    repo = init_repo(tmp_path / "r", {"pyproject.toml": "[project]\nname='r'\nversion='0'\n", "a.py": "A = 1\n"})
+    repo = init_repo(
+        tmp_path / "r", {"pyproject.toml": "[project]\nname='r'\nversion='0'\n", "a.py": "A = 1\n"}
+    )
     api = fake_api([Turn.tools(create("test_nothing.py", "")), Turn.end("done")])
     result = cli("x", "--base-url", api.url, "--max-gate-rounds", "1", cwd=repo)
     assert result.returncode == 1 and "still red: tests" in result.stderr

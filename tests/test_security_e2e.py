@@ -18,7 +18,9 @@ def test_secrets_never_reach_the_model_or_the_transcript(calc_repo, cli, fake_ap
     secret_file.write_text(f"DB_PASSWORD={FILE_SECRET}\n")
     (calc_repo / ".gitignore").write_text("__pycache__/\n.env\n")
     pyproject = calc_repo / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + '\n[tool.backend-agent]\nsecret_files = [".env"]\n')
+    pyproject.write_text(
+        pyproject.read_text() + '\n[tool.backend-agent]\nsecret_files = [".env"]\n'
+    )
     git(calc_repo, "commit", "-qam", "config")
     api = fake_api(
         [

@@ -13,11 +13,15 @@ from agent.transcript import Transcript, find_run, new_run_dir, read_events
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 events = st.lists(
-    st.fixed_dictionaries({"type": st.sampled_from(["tool_call", "retry", "note"]), "data": json_values}),
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["tool_call", "retry", "note"]), "data": json_values}
+    ),
     min_size=1,
     max_size=12,
 )
@@ -45,12 +49,20 @@ def test_any_truncation_reads_back_a_prefix(tmp_path_factory, events, cut):
 
 
 def test_replay_rebuilds_messages_usage_and_gate_rounds():
-    usage = {"input_tokens": 100, "output_tokens": 20, "cache_creation_input_tokens": 0,
-             "cache_read_input_tokens": 80}
+    usage = {
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 80,
+    }
     log = [
         {"type": "message", "message": {"role": "user", "content": "hi"}, "elapsed": 0.1},
         {"type": "usage", "usage": usage, "cost": 0.5, "messages": 1, "elapsed": 1.0},
-        {"type": "message", "message": {"role": "assistant", "content": []}, "stop_reason": "end_turn"},
+        {
+            "type": "message",
+            "message": {"role": "assistant", "content": []},
+            "stop_reason": "end_turn",
+        },
         {"type": "gate", "checks": [{"name": "tests", "ok": False}], "elapsed": 4.0},
         {"type": "usage", "usage": usage, "cost": None, "messages": 3, "elapsed": 5.5},
     ]
@@ -65,6 +77,9 @@ def test_replay_rebuilds_messages_usage_and_gate_rounds():
 def test_find_run_by_prefix_suffix_and_last(tmp_path):
     first = new_run_dir(tmp_path, "add-books")
     second = new_run_dir(tmp_path, "add-authors")
-    assert find_run(tmp_path, "last").run_id == max(first.run_id, second.run_id)
+    for run in (first, second):
+        run.write_meta({"work_root": str(tmp_path)})
+    new_run_dir(tmp_path, "killed-during-setup")  # no meta: nothing to resume
+    assert find_run(tmp_path, "last").run_id == second.run_id
     assert find_run(tmp_path, "add-books").run_id == first.run_id
     assert find_run(tmp_path, first.run_id).run_id == first.run_id
