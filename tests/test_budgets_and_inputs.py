@@ -198,7 +198,7 @@ def test_modified_preexisting_test_makes_the_gate_red(calc_repo, cli, fake_api):
     api = fake_api([Turn.tools(cheat), Turn.end("done")])
     result = cli("x", "--base-url", api.url, "--max-gate-rounds", "1", cwd=calc_repo)
     assert result.returncode == 1 and "test integrity" in result.stderr
-    gate = [e for e in events(calc_repo) if e["type"] == "gate"][0]
+    gate = next(e for e in events(calc_repo) if e["type"] == "gate")
     integrity = next(c for c in gate["checks"] if c["name"] == "test integrity")
     assert "tests/test_calc.py: modified" in integrity["report"]
 
