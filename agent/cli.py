@@ -116,6 +116,15 @@ def run(
     network: Annotated[
         bool, typer.Option("--network", help="Give model commands network access.")
     ] = False,
+    native_tools: Annotated[
+        bool | None,
+        typer.Option(
+            "--native-tools/--custom-tools",
+            show_default=False,
+            help="Send Anthropic's built-in editor and bash tool types, or plain JSON-schema "
+            "tools for other servers. [default: native on api.anthropic.com only]",
+        ),
+    ] = None,
     max_tokens: Annotated[int, typer.Option(min=256, help="Output tokens per turn.")] = 8192,
     api_timeout: Annotated[
         float, typer.Option(min=1.0, help="Seconds of server silence before a retry.")
@@ -158,6 +167,7 @@ def run(
         allow_test_edits=allow_test_edits,
         sandbox=sandbox,
         network=network,
+        native_tools=native_tools,
         max_tokens=max_tokens,
         api_timeout=api_timeout,
         api_retries=api_retries,
