@@ -75,27 +75,40 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def start_cli(repo: Path, *args: str, new_session: bool = False) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", *args],
+        cwd=repo,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=new_session,
+    )
+
+
 Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `backend-agent ARGS` for real, as a user would, in `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        cwd=cwd,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture
 def cli() -> Cli:
-    """Run `backend-agent ARGS` for real, as a user would, in `cwd`."""
-
-    def run(
-        *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "agent", *args],
-            cwd=cwd,
-            env=env or cli_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-
-    return run
+    return run_cli
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.transcript import read_events
-from tests.conftest import cli_env, git
+from tests.conftest import git, run_cli, start_cli
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.test_faults import make_repo, run_dirs
 from tests.test_run import BUGGY_MUL, EDITOR, MUL_TEST, create, replace_text
@@ -51,31 +50,6 @@ SESSION = [
     Turn.tools(bash("grep -c 'a \\* b' mul.py")),
     Turn.end("Fixed: `mul` multiplies."),
 ]
-
-
-def start_cli(repo: Path, *args: str, new_session: bool = False) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agent", *args],
-        cwd=repo,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=new_session,
-    )
-
-
-def run_cli(repo: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agent", *args],
-        cwd=repo,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def children(pid: int) -> list[int]:
@@ -182,7 +156,7 @@ def kill_and_recover(trial: Trial, repo: Path, url: str) -> None:
     else:
         trial.landed = "before the run dir" if transcript is None else "before the transcript"
 
-    resumed = run_cli(repo, "resume", "last")
+    resumed = run_cli("resume", "last", cwd=repo)
     if resumed.returncode == 0:
         trial.recovery = "resumed"
     elif "already finished green" in resumed.stderr:
@@ -190,7 +164,7 @@ def kill_and_recover(trial: Trial, repo: Path, url: str) -> None:
     else:  # killed before the run could be resumed: start over, as a user would
         assert resumed.returncode == 2, resumed.stderr
         assert "no run 'last'" in resumed.stderr or "no meta.json" in resumed.stderr
-        again = run_cli(repo, REQUEST, "--base-url", url)
+        again = run_cli(REQUEST, "--base-url", url, cwd=repo)
         assert again.returncode == 0, again.stderr
         trial.recovery = "restarted"
 
@@ -231,7 +205,7 @@ def test_sigkill_at_random_points_then_resume_ends_green(tmp_path: Path) -> None
         reference = tmp_path / "reference"
         shutil.copytree(template, reference, symlinks=True)
         started = time.time()
-        whole = run_cli(reference, REQUEST, "--base-url", api.url)
+        whole = run_cli(REQUEST, "--base-url", api.url, cwd=reference)
         length = time.time() - started
         assert whole.returncode == 0, whole.stderr
         events = read_events(run_dirs(reference)[-1] / "transcript.jsonl")
@@ -290,7 +264,7 @@ def test_ctrl_c_during_a_long_command_stops_cleanly_and_resume_finishes(tmp_path
         assert kinds.count("tool_call") == 3 and kinds.count("tool_result") == 2
         assert "Backend-Agent-Status: incomplete" in git(repo, "log", "-1", "--format=%B")
 
-        resumed = run_cli(repo, "resume", "last")
+        resumed = run_cli("resume", "last", cwd=repo)
         assert resumed.returncode == 0, resumed.stderr
         assert len(api.message_requests) == 3
     assert git(repo, "rev-list", "--count", "main..HEAD") == "1"

@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import CALC_PYPROJECT, cli_env, git, init_repo
+from tests.conftest import CALC_PYPROJECT, git, init_repo, start_cli
 from tests.fakes.anthropic_server import FakeAnthropic, Fault, Turn, tool_use
 from tests.test_run import MUL_TEST, create
 
@@ -137,15 +135,7 @@ def test_server_that_starts_late_is_reached_after_refused_connections(tmp_path: 
     with socket.socket() as probe:  # a port with nothing listening (until we start the fake)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent", "add a mul", "--base-url", f"http://127.0.0.1:{port}"],
-        cwd=repo,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli(repo, "add a mul", "--base-url", f"http://127.0.0.1:{port}")
     try:
         deadline = time.monotonic() + 60
         while not any(e["type"] == "retry" for e in _events_so_far(repo)):  # a refusal seen
