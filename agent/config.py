@@ -61,7 +61,7 @@ class RepoSettings:
         values: dict[str, Any] = {}
         for key, value in table.items():
             name = key.replace("-", "_")
-            if name in ("check_select", "check_ignore"):
+            if name in ("check", "check_select", "check_ignore"):
                 continue  # read by the quality checker itself
             if name not in known:
                 raise UsageError(
