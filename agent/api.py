@@ -45,6 +45,7 @@ class RunOptions:
     max_tokens: int = 8192
     api_timeout: float = 600.0  # seconds without a byte from the server before a retry
     api_retries: int = 6
+    replay_of: Path | None = None  # a run directory whose recorded replies stand in for the model
 
 
 class Reporter(Protocol):
@@ -96,12 +97,14 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
     settings = RepoSettings.load(repo_root)
     slug = gitops.slugify(options.request)
     run_dir = new_run_dir(runs_root(gitops.common_dir(repo)), slug)
+    recorded = RunDir(options.replay_of).read_meta() if options.replay_of else {}
     place = gitops.prepare(
         repo,
-        branch=options.branch or gitops.BRANCH_PREFIX + slug,
+        branch=options.branch or gitops.BRANCH_PREFIX + ("replay-" if recorded else "") + slug,
         worktree=options.worktree,
         allow_dirty=options.allow_dirty,
         run_id=run_dir.run_id,
+        base=recorded.get("base_commit"),
     )
     from agent.gate import hash_test_files
 
@@ -118,7 +121,8 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
         "base_commit": place.base_commit,
         "worktree": place.worktree,
         "spec": str(spec.path),
-        "model": options.model or spec.model or DEFAULT_MODEL,
+        "model": options.model or recorded.get("model") or spec.model or DEFAULT_MODEL,
+        "replay_of": str(options.replay_of) if options.replay_of else None,
         "base_url": options.base_url,
         "budget": budget.to_dict(),
         "options": {
@@ -315,6 +319,7 @@ def _session(
     from agent.gate import build_gate
     from agent.model import AnthropicModel
     from agent.prompts import render, repo_map
+    from agent.replay import ReplayModel
     from agent.runner import Agent
     from agent.spec import load_spec
     from tools.base import Workspace
@@ -393,13 +398,17 @@ def _session(
                 repo_map=repo_map(root),
             )
             run_dir.write_meta(meta)
-        model = AnthropicModel(
-            meta["model"],
-            api_key=api_key,
-            base_url=meta.get("base_url"),
-            timeout=opts["api_timeout"],
-            max_retries=opts["api_retries"],
-        )
+        model: Any
+        if meta.get("replay_of"):
+            model = ReplayModel.from_events(meta["model"], RunDir(Path(meta["replay_of"])).events())
+        else:
+            model = AnthropicModel(
+                meta["model"],
+                api_key=api_key,
+                base_url=meta.get("base_url"),
+                timeout=opts["api_timeout"],
+                max_retries=opts["api_retries"],
+            )
         yield Agent(
             model=model,
             tools=tools,

@@ -18,7 +18,7 @@ Examples:
   backend-agent new library && cd library        # a project that follows the spec
   backend-agent "add books resource"             # same as: backend-agent run "..."
   backend-agent "add pagination to GET /users" --max-cost 2 --worktree
-  backend-agent runs                             # then: show last, resume last
+  backend-agent runs                             # then: show, resume or replay last
   backend-agent doctor                           # sandbox, git, ruff, database, key
 
 \b
@@ -216,6 +216,46 @@ def resume(
     _finish(outcome, reporter, as_json)
 
 
+@app.command()
+def replay(
+    run_ref: Annotated[
+        str, typer.Argument(metavar="RUN", help="Run id, unique part of one, or 'last'.")
+    ] = "last",
+    repo: Repo = Path("."),
+    branch: Annotated[
+        str | None, typer.Option(help="Branch to create. [default: backend-agent/replay-<slug>]")
+    ] = None,
+    worktree: Annotated[
+        bool, typer.Option("--worktree", help="Work in a separate worktree.")
+    ] = False,
+    as_json: AsJson = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run a recorded run again from its base commit: its model replies, fed back through the
+    real tools and gate, with no API call. Does its outcome still hold?"""
+    from agent import gitops
+    from agent.api import RunOptions, start_run
+    from agent.config import Budget
+    from agent.transcript import find_run, runs_root
+
+    recorded = find_run(runs_root(gitops.common_dir(gitops.open_repo(repo))), run_ref)
+    meta = recorded.read_meta()
+    if not meta.get("request"):
+        raise UsageError(f"run {recorded.run_id} has no recorded request; it cannot be replayed")
+    options = RunOptions(
+        request=meta["request"],
+        repo=repo,
+        agent=meta["spec"],
+        budget=Budget(**meta["budget"]),
+        branch=branch,
+        worktree=worktree,
+        replay_of=recorded.path,
+        **{k: meta["options"][k] for k in ("sandbox", "network", "native_tools", "max_tokens")},
+    )
+    reporter = _reporter(as_json, quiet)
+    _finish(start_run(options, reporter), reporter, as_json)
+
+
 def _finish(outcome: Any, reporter: Any, as_json: bool) -> None:
     if hasattr(reporter, "close"):
         reporter.close()
@@ -391,7 +431,7 @@ def doctor(repo: Repo = Path(".")) -> None:
     raise typer.Exit(0 if all(ok for ok, *_ in rows) else 1)
 
 
-COMMANDS = {"run", "resume", "runs", "show", "agents", "new", "check", "doctor"}
+COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor"}
 
 
 def main(argv: list[str] | None = None) -> None:

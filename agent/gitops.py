@@ -50,22 +50,30 @@ class WorkPlace:
     worktree: bool
 
 
-def prepare(repo: Any, *, branch: str, worktree: bool, allow_dirty: bool, run_id: str) -> WorkPlace:
-    """Check out a new branch in place, or in a separate worktree that leaves the user's
-    checkout untouched (what the bot and the evals use)."""
+def prepare(
+    repo: Any,
+    *,
+    branch: str,
+    worktree: bool,
+    allow_dirty: bool,
+    run_id: str,
+    base: str | None = None,
+) -> WorkPlace:
+    """Check out a new branch from `base` (default HEAD) in place, or in a separate worktree
+    that leaves the user's checkout untouched (what the bot and the evals use)."""
     if not worktree and not allow_dirty and repo.is_dirty(untracked_files=True):
         raise UsageError(
             f"{repo.working_tree_dir} has uncommitted changes; commit or stash them, "
             "pass --allow-dirty to take them along, or --worktree to work beside them"
         )
-    base = repo.head.commit.hexsha
+    base = repo.commit(base or "HEAD").hexsha
     name = _free_branch_name(repo, branch)
     if worktree:
         path = common_dir(repo) / "backend-agent" / "worktrees" / run_id
         repo.git.worktree("add", "-b", name, str(path), base)
         root = path
     else:
-        repo.git.checkout("-b", name)
+        repo.git.checkout("-b", name, base)
         root = Path(repo.working_tree_dir)
     return WorkPlace(root=root.resolve(), branch=name, base_commit=base, worktree=worktree)
 

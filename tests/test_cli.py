@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import git
+from tests.conftest import cli_env, git
 from tests.fakes.anthropic_server import Turn
 from tests.test_run import RED_THEN_GREEN
 
@@ -68,3 +68,17 @@ def test_local_servers_get_plain_json_schema_tools(calc_repo, cli, fake_api):
     assert cli("look", "--base-url", api.url, cwd=calc_repo).returncode == 0
     tools = api.message_requests[0].body["tools"]
     assert all("input_schema" in t and "type" not in t for t in tools)
+
+
+def test_replay_reproduces_a_run_without_the_api(calc_repo, cli, fake_api):
+    api = fake_api(RED_THEN_GREEN)
+    assert cli("add a mul function", "--base-url", api.url, cwd=calc_repo).returncode == 0
+    calls = len(api.message_requests)
+    env = {k: v for k, v in cli_env().items() if k != "ANTHROPIC_API_KEY"}
+    replayed = cli("replay", "last", "--worktree", cwd=calc_repo, env=env)
+    assert replayed.returncode == 0, replayed.stderr
+    assert len(api.message_requests) == calls, "a replay makes no API call"
+    original = git(calc_repo, "rev-parse", "backend-agent/add-a-mul-function^{tree}")
+    again = git(calc_repo, "rev-parse", "backend-agent/replay-add-a-mul-function^{tree}")
+    assert original == again
+    assert "$0.0000" in replayed.stdout
