@@ -270,7 +270,12 @@ def _finalise(
         with contextlib.suppress(Exception):
             stat = gitops.diffstat(root, meta["base_commit"])
     meta.update(
-        status=status, reason=reason, commit=commit, finished=time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        status=status,
+        reason=reason,
+        commit=commit,
+        turns=state.turns,
+        cost=state.cost,
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     run_dir.write_meta(meta)
     return RunOutcome(

@@ -300,7 +300,16 @@ def runs(repo: Repo = Path("."), as_json: AsJson = False) -> None:
                 json.dumps(
                     {
                         k: row.get(k)
-                        for k in ("run_id", "status", "branch", "request", "reason", "commit")
+                        for k in (
+                            "run_id",
+                            "status",
+                            "branch",
+                            "request",
+                            "reason",
+                            "commit",
+                            "turns",
+                            "cost",
+                        )
                     }
                 )
             )
@@ -308,7 +317,10 @@ def runs(repo: Repo = Path("."), as_json: AsJson = False) -> None:
     if not rows:
         typer.echo('no runs yet; start one with: backend-agent "add books resource"')
     for row in rows:
-        typer.echo(f"{row['run_id']:<48} {row.get('status', '?'):<12} {row.get('request', '')}")
+        cost = row.get("cost")
+        spent = "cost ?" if cost is None else f"${cost:.2f}"
+        facts = f"{row.get('status', '?'):<12} {row.get('turns', 0):>3} turns {spent:>7}"
+        typer.echo(f"{row['run_id']:<48} {facts}  {row.get('request', '')}")
 
 
 @app.command()
