@@ -323,6 +323,7 @@ def _session(
     from agent.context import ContextPolicy
     from agent.gate import build_gate
     from agent.model import AnthropicModel
+    from agent.pricing import price_for
     from agent.prompts import render, repo_map
     from agent.replay import ReplayModel
     from agent.runner import Agent
@@ -403,6 +404,11 @@ def _session(
                 repo_map=repo_map(root),
             )
             run_dir.write_meta(meta)
+        if price_for(meta["model"]) is None and not meta.get("replay_of"):
+            warning = (
+                f"no price known for {meta['model']}: cost is unknown, --max-cost not enforced"
+            )
+            record({"type": "warning", "message": warning})
         model: Any
         if meta.get("replay_of"):
             model = ReplayModel.from_events(meta["model"], RunDir(Path(meta["replay_of"])).events())

@@ -100,6 +100,9 @@ class ConsoleReporter:
             if block.get("type") == "text":
                 self.text(block["text"] + "\n")
 
+    def on_warning(self, e: dict[str, Any]) -> None:
+        self.line(f"  warning: {e['message']}", "yellow")
+
     def on_usage(self, e: dict[str, Any]) -> None:
         self.flush_text()
         usage = e["usage"]

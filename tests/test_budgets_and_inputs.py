@@ -70,6 +70,8 @@ def test_unknown_model_cost_is_unknown_not_zero(calc_repo, cli, fake_api):
     outcome = json.loads(result.stdout.splitlines()[-1])
     assert outcome["cost"] is None
     assert "Cost: unknown" in git(calc_repo, "log", "-1", "--format=%B")
+    warning = next(e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "warning")
+    assert "--max-cost not enforced" in warning["message"]
 
 
 def test_time_budget_bounds_a_slow_command(calc_repo, cli, fake_api):
