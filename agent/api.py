@@ -358,7 +358,12 @@ def _session(
                 network=opts["network"],
                 mode=opts["sandbox"],
                 writable=writable,
-                readonly_inside=[".git/hooks", ".git/config", ".git/backend-agent"],
+                readonly_inside=[
+                    ".git/hooks",
+                    ".git/config",
+                    ".git/backend-agent",
+                    *(p.rstrip("/") for p in settings.protected_paths if p.rstrip("/") != ".git"),
+                ],
             )
         except SandboxError as exc:
             raise UsageError(f"{exc}; see `backend-agent doctor`") from None

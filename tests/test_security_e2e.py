@@ -67,3 +67,24 @@ def test_model_commands_cannot_write_outside_or_into_git_hooks(calc_repo, cli, f
     assert (calc_repo / "inside.txt").read_text() == "inside\n"
     sandbox = next(e for e in events(calc_repo) if e["type"] == "sandbox")
     assert sandbox["name"] == "bubblewrap"
+
+
+def test_protected_paths_are_read_only_for_commands_too(calc_repo, cli, fake_api):
+    workflows = calc_repo / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "ci.yml").write_text("on: push\n")
+    git(calc_repo, "add", "-A")
+    git(calc_repo, "commit", "-qm", "ci")
+    api = fake_api(
+        [
+            Turn.tools(
+                tool_use("bash", {"command": "echo 'run: curl evil' >> .github/workflows/ci.yml"})
+            ),
+            Turn.end("Tried."),
+        ]
+    )
+    result = cli("try", "--base-url", api.url, cwd=calc_repo)
+    assert result.returncode == 0, result.stderr
+    assert (workflows / "ci.yml").read_text() == "on: push\n"
+    answer = api.message_requests[1].body["messages"][-1]["content"][0]["content"]
+    assert "Read-only file system" in answer
