@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.config import RepoSettings
+from agent.prompts import render
 from tools.base import Workspace
+
+MESSAGES = "gate_checks.md.j2"
+
+
+def _say(text: str, **context: Any) -> str:
+    """One headline or report line of a check, from `templates/gate_checks.md.j2`."""
+    return render(MESSAGES, text=text, **context).removesuffix("\n")
 
 
 @dataclass(frozen=True)
@@ -104,16 +112,13 @@ class TestIntegrityCheck:
             for rel, digest in sorted(self.snapshot.items()):
                 path = workspace.root / rel
                 if not path.is_file():
-                    problems.append(f"{rel}: deleted")
+                    problems.append(f"{rel}: {_say('integrity_change', deleted=True)}")
                 elif hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-                    problems.append(f"{rel}: modified")
+                    problems.append(f"{rel}: {_say('integrity_change', deleted=False)}")
             if not problems:
-                return True, f"{len(self.snapshot)} pre-existing test files unchanged", ""
-            report = "\n".join(problems) + (
-                "\nPre-existing tests must stay as they were: restore them "
-                "(`git checkout HEAD -- FILE`) and add new test files instead."
-            )
-            return False, f"{len(problems)} pre-existing test file(s) changed", report
+                return True, _say("integrity_unchanged", count=len(self.snapshot)), ""
+            report = "\n".join([*problems, _say("integrity_advice")])
+            return False, _say("integrity_changed", count=len(problems)), report
 
         return _timed(self.name, body)
 
@@ -131,8 +136,8 @@ class QualityCheck:
             settings = load_settings(workspace.root)
             found = check_project(workspace.root, settings.select, settings.ignore)
             if not found:
-                return True, "all rules pass", ""
-            return False, f"{len(found)} violation(s)", format_text(found)
+                return True, _say("quality_pass"), ""
+            return False, _say("quality_violations", count=len(found)), format_text(found)
 
         return _timed(self.name, body)
 
@@ -153,9 +158,9 @@ class AlembicCheck:
             command = f"export DATABASE_URL={url}; alembic upgrade head && alembic check"
             result = workspace.run(command)
             if result.exit_code == 0:
-                return True, "models and migrations agree", ""
+                return True, _say("alembic_agree"), ""
             summary = summarize_lint(result)
-            return False, "models and migrations differ or a migration failed", summary.report
+            return False, _say("alembic_differ"), summary.report
 
         return _timed(self.name, body)
 

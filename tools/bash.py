@@ -24,17 +24,7 @@ NAME = "bash"
 NATIVE_TYPE = "bash_20250124"
 SUMMARY_COMMAND_CHARS = 60
 
-# Message texts. Those marked (ref) are the reference tool's words, kept verbatim.
-NO_COMMAND = "no command provided."  # (ref)
-RESTARTED = "tool has been restarted."  # (ref)
-BAD_INPUT = "The tool input must be a JSON object with a string `command` (or `restart: true`)."
-NO_OUTPUT = "(no output)"
-EXIT_LINE = "[exit code: {code}]"
-TIMEOUT_LINE = "[timed out after {seconds} s; the command and its child processes were killed]"
-NOT_PERSISTENT = (
-    "[note: each call runs in a fresh process in the repository root, so this does not carry "
-    "over to the next call; chain dependent steps in one command with `&&`]"
-)
+MESSAGES = "bash_messages.md"
 
 # A command whose only effect would be on the shell session itself (cwd, environment).
 _SESSION_ONLY = re.compile(r"^\s*(?:cd|pushd|popd|export|source|\.|unset|alias)(?:\s[^;&|]*)?$")
@@ -53,6 +43,11 @@ def command_summary(command: str, outcome: str) -> str:
 
 def seconds(value: float) -> str:
     return f"{value:g}"
+
+
+def _say(message: str, **context: Any) -> str:
+    """One answer from `templates/bash_messages.md`, where every word of it lives."""
+    return render_block(MESSAGES, message, **context)
 
 
 class BashTool:
@@ -93,23 +88,23 @@ class BashTool:
 
     def __call__(self, workspace: Workspace, tool_input: Mapping[str, Any]) -> ToolResult:
         if not isinstance(tool_input, Mapping):
-            return ToolResult(BAD_INPUT, is_error=True, summary="bash -> invalid input")
+            return ToolResult(_say("bad_input"), is_error=True, summary="bash -> invalid input")
         if tool_input.get("restart") is True:
             # Nothing persists between calls, so there is nothing to reset.
-            return ToolResult(RESTARTED, summary="bash -> restarted")
+            return ToolResult(_say("restarted"), summary="bash -> restarted")
         command = tool_input.get("command")
         if command is not None and not isinstance(command, str):
-            return ToolResult(BAD_INPUT, is_error=True, summary="bash -> invalid input")
+            return ToolResult(_say("bad_input"), is_error=True, summary="bash -> invalid input")
         if not command or not command.strip():
-            return ToolResult(NO_COMMAND, is_error=True, summary="bash -> no command")
+            return ToolResult(_say("no_command"), is_error=True, summary="bash -> no command")
 
         timeout = self.timeout or workspace.command_timeout
         result = workspace.run(command, timeout=timeout)
-        output = result.output.rstrip("\n") or NO_OUTPUT
+        output = result.output.rstrip("\n") or _say("no_output")
         if result.timed_out:
-            text = f"{output}\n{TIMEOUT_LINE.format(seconds=seconds(timeout))}"
+            text = f"{output}\n{_say('timeout_line', seconds=seconds(timeout))}"
             return ToolResult(text, is_error=True, summary=command_summary(command, "timed out"))
-        text = f"{output}\n{EXIT_LINE.format(code=result.exit_code)}"
+        text = f"{output}\n{_say('exit_line', code=result.exit_code)}"
         if _SESSION_ONLY.match(command):
-            text += "\n" + NOT_PERSISTENT
+            text += "\n" + _say("not_persistent")
         return ToolResult(text, summary=command_summary(command, f"exit {result.exit_code}"))

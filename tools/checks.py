@@ -20,12 +20,7 @@ DEFAULT_FIX_COMMANDS: tuple[str, ...] = (
     "ruff format --quiet .",
 )
 FIX_OUTPUT_CHARS = 1500
-
-BAD_ARGS = "Invalid `args`: {detail}"
-BAD_FIX = "Invalid `fix`: it must be true or false."
-BAD_INPUT = "The tool input must be a JSON object."
-NO_LINT_COMMANDS = "No lint commands are configured for this repository."
-TIMED_OUT = "timed out after {seconds} s"
+MESSAGES = "check_messages.md"
 
 # A plain `ruff check ...` without a chosen format (and no shell operators): asking for the
 # concise format makes one line per problem, so the executor's output cap cuts far less.
@@ -39,6 +34,11 @@ def concise_ruff(command: str) -> str:
     if not match or "--output-format" in command or _SHELL_OPERATORS.search(command):
         return command
     return f"{match.group(1)} --output-format concise{command[match.end() :]}"
+
+
+def _say(message: str, **context: Any) -> str:
+    """One answer from `templates/check_messages.md`, where every word of it lives."""
+    return render_block(MESSAGES, message, **context)
 
 
 def _tail(text: str, limit: int) -> str:
@@ -71,14 +71,15 @@ class RunTestsTool:
 
     def __call__(self, workspace: Workspace, tool_input: Mapping[str, Any]) -> ToolResult:
         if not isinstance(tool_input, Mapping):
-            return ToolResult(BAD_INPUT, is_error=True, summary="run_tests -> invalid input")
+            return ToolResult(
+                _say("bad_input"), is_error=True, summary="run_tests -> invalid input"
+            )
         args = tool_input.get("args")
         if args is None:
             args = ""
         if not isinstance(args, str):
-            detail = "it must be a string of pytest arguments."
             return ToolResult(
-                BAD_ARGS.format(detail=detail), is_error=True, summary="run_tests -> invalid input"
+                _say("bad_args_type"), is_error=True, summary="run_tests -> invalid input"
             )
         try:
             # Each argument is re-quoted: pytest sees exactly the words given, the shell runs
@@ -86,7 +87,7 @@ class RunTestsTool:
             words = shlex.split(args)
         except ValueError as exc:
             return ToolResult(
-                BAD_ARGS.format(detail=f"{exc}."),
+                _say("bad_args_syntax", error=exc),
                 is_error=True,
                 summary="run_tests -> invalid input",
             )
@@ -122,12 +123,12 @@ class RunLintTool:
 
     def __call__(self, workspace: Workspace, tool_input: Mapping[str, Any]) -> ToolResult:
         if not isinstance(tool_input, Mapping):
-            return ToolResult(BAD_INPUT, is_error=True, summary="run_lint -> invalid input")
+            return ToolResult(_say("bad_input"), is_error=True, summary="run_lint -> invalid input")
         fix = tool_input.get("fix", False)
         if fix is None:
             fix = False
         if not isinstance(fix, bool):
-            return ToolResult(BAD_FIX, is_error=True, summary="run_lint -> invalid input")
+            return ToolResult(_say("bad_fix"), is_error=True, summary="run_lint -> invalid input")
 
         blocks: list[str] = []
         summaries: list[str] = []
@@ -136,11 +137,13 @@ class RunLintTool:
             fixers: list[str] = []
             for command in workspace.extra.get("fix_commands") or DEFAULT_FIX_COMMANDS:
                 result = workspace.run(command)
-                if result.timed_out:
-                    timed_out = True
-                    outcome = TIMED_OUT.format(seconds=f"{result.duration:.0f}")
-                else:
-                    outcome = f"exit {result.exit_code}"
+                timed_out = timed_out or result.timed_out
+                outcome = _say(
+                    "fix_outcome",
+                    timed_out=result.timed_out,
+                    seconds=f"{result.duration:.0f}",
+                    code=result.exit_code,
+                )
                 block = f"$ {command} -> {outcome}"
                 if result.timed_out or result.exit_code != 0:
                     block += "\n" + _tail(result.output, FIX_OUTPUT_CHARS)
@@ -157,7 +160,7 @@ class RunLintTool:
             blocks.append(block)
             summaries.append(command_summary(configured, lint.headline))
         if not workspace.lint_commands:
-            blocks.append(NO_LINT_COMMANDS)
+            blocks.append(_say("no_lint_commands"))
         return ToolResult(
             "\n\n".join(blocks).strip(),
             is_error=timed_out,

@@ -4,7 +4,8 @@ Claude is trained against the reference implementation, so result shapes and mes
 follow it (see the shared notes on the reference tools). Where the reference is defective we
 do better on purpose: the file's own tabs and line endings are kept, `create` makes parent
 directories, directory listings are sorted and survive spaces, ambiguous matches name the lines
-they start on, and bad input is answered, never raised."""
+they start on, and bad input is answered, never raised. The wording of its answers lives in
+`templates/editor_messages.md`."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from tools.base import ToolError, ToolResult, Workspace
 from tools.paths import PathError, relative_display, resolve_in_workspace
-from tools.templating import render
+from tools.templating import render, render_block
 
 NAME = "str_replace_based_edit_tool"
 NATIVE_TYPE = "text_editor_20250728"
@@ -33,6 +34,7 @@ LISTING_DEPTH = 2
 _BINARY_SNIFF_BYTES = 8192
 _SKIPPED_NAMES = frozenset({"__pycache__"})
 _VERBS = {"view": "view", "create": "create", "str_replace": "edit", "insert": "insert"}
+MESSAGES = "editor_messages.md"
 
 INPUT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -54,25 +56,10 @@ INPUT_SCHEMA: dict[str, Any] = {
     "required": ["command", "path"],
 }
 
-# Message texts. Those marked (ref) are the reference editor's words, kept verbatim.
-_ALLOWED = f"The allowed commands for the {NAME} tool are: " + ", ".join(COMMANDS)  # (ref)
-_CLIPPED_FILE = (
-    "<response clipped><NOTE>To save on context only part of this file has been shown to you. "
-    "You should retry this tool after you have searched inside the file with `grep -n` in order "
-    "to find the line numbers of what you are looking for. Shown: {shown} of {total}.</NOTE>"
-)
-_CLIPPED_LISTING = (
-    "<response clipped><NOTE>To save on context only part of this listing has been shown to "
-    "you. View a subdirectory to see the rest.</NOTE>"
-)
-_EDIT_REVIEW = (  # (ref)
-    "Review the changes and make sure they are as expected. Edit the file again if necessary."
-)
-_INSERT_REVIEW = (
-    "Review the changes and make sure they are as expected (correct indentation, no duplicate "
-    "lines, etc). Edit the file again if necessary."
-)  # (ref)
-_BAD_VIEW_RANGE = "Invalid `view_range`. It should be a list of two integers."  # (ref)
+
+def _say(message: str, **context: Any) -> str:
+    """One answer from `templates/editor_messages.md`, where every word of it lives."""
+    return render_block(MESSAGES, message, **context)
 
 
 class _Failure(ToolError):
@@ -139,9 +126,7 @@ class TextEditor:
         shown = raw_path if isinstance(raw_path, str) and raw_path else ""
         try:
             if not isinstance(tool_input, Mapping):
-                raise _Failure(
-                    "The tool input must be a JSON object with `command` and `path`.", "bad input"
-                )
+                raise _Failure(_say("bad_input"), "bad input")
             _check_command(command)
             path_text = _required_path(raw_path, command)
             resolved = resolve_in_workspace(
@@ -170,11 +155,7 @@ class TextEditor:
         view_range = _parse_view_range(tool_input.get("view_range"))
         if target.path.is_dir():
             if view_range is not None:
-                raise _Failure(
-                    "The `view_range` parameter is not allowed when `path` points to a "
-                    "directory.",  # (ref)
-                    "view_range on a directory",
-                )
+                raise _Failure(_say("view_range_on_directory"), "view_range on a directory")
             return ToolResult(self._listing(target), summary=f"view {_dir_label(target.shown)}")
 
         # Mixed files are shown as LF too; only writing keeps them raw.
@@ -187,26 +168,23 @@ class TextEditor:
             first, last = _check_view_range(view_range, total)
             summary += f":{first}-{last}"
         body = self._numbered(lines[first - 1 : last], first, total)
-        header = f"Here's the result of running `cat -n` on {target.shown}:\n"  # (ref)
-        return ToolResult(header + body, summary=summary)
+        header = _say("view_header", path=target.shown)
+        return ToolResult(f"{header}\n{body}", summary=summary)
 
     def _listing(self, target: _Target) -> str:
         prefix = "" if target.shown == "." else target.shown + "/"
         entries = [_dir_label(target.shown)]
         _walk(target.path, prefix, 1, entries)
-        header = (
-            f"Here's the files and directories up to {LISTING_DEPTH} levels deep in "
-            f"{target.shown}, excluding hidden items and __pycache__:\n"
-        )  # (ref, plus __pycache__)
+        header = _say("listing_header", depth=LISTING_DEPTH, path=target.shown)
         kept: list[str] = []
         used = 0
         for entry in entries:
             used += len(entry) + 1
             if used > self.max_characters and kept:
-                kept.append(_CLIPPED_LISTING)
+                kept.append(_say("clipped_listing"))
                 break
             kept.append(entry)
-        return header + "\n".join(kept) + "\n"
+        return header + "\n" + "\n".join(kept) + "\n"
 
     def _numbered(self, lines: list[str], first: int, total: int) -> str:
         """`cat -n` style lines, cut at whole lines once the raw text passes the cap.
@@ -218,12 +196,11 @@ class TextEditor:
         for offset, line in enumerate(lines):
             cost = len(line) + (1 if offset else 0)
             if used + cost > self.max_characters:
+                last: int | None = first + len(out) - 1
                 if not out:
                     out.append(f"{first:6}\t{line[: self.max_characters]}")
-                    shown = f"the start of line {first}"
-                else:
-                    shown = f"lines {first}-{first + len(out) - 1}"
-                note = _CLIPPED_FILE.format(shown=shown, total=f"{total} lines")
+                    last = None
+                note = _say("clipped_file", first=first, last=last, total=total)
                 return "\n".join(out) + "\n" + note + "\n"
             used += cost
             out.append(f"{first + offset:6}\t{line}")
@@ -234,34 +211,23 @@ class TextEditor:
     def _str_replace(self, target: _Target, tool_input: Mapping[str, Any]) -> ToolResult:
         old_raw = _optional_str(tool_input, "old_str", "str_replace")
         if old_raw is None:
-            raise _Failure(
-                "Parameter `old_str` is required for command: str_replace",  # (ref)
-                "missing old_str",
-            )
+            raise _Failure(_say("missing_old_str"), "missing old_str")
         new_raw = _optional_str(tool_input, "new_str", "str_replace") or ""
         source = _read_text(target, max_bytes=self.max_edit_bytes)
         text = source.text
         old, new = source.normalise(old_raw), source.normalise(new_raw)
         if not old:
-            raise _Failure(
-                "No replacement was performed: `old_str` is empty. Give the exact text to "
-                "replace, or use the `insert` command to add text.",
-                "empty old_str",
-            )
+            raise _Failure(_say("empty_old_str"), "empty old_str")
         spans, via_tabs = _find(text, old)
         if not spans:
-            message = (
-                f"No replacement was performed, old_str `{old_raw}` did not appear verbatim "
-                f"in {target.shown}."  # (ref)
-            )
-            raise _Failure(message + _near_miss_hint(text, old), "0 matches")
+            hint = _near_miss_hint(text, old)
+            message = _say("no_match", old=old_raw, path=target.shown, hint=hint)
+            raise _Failure(message, "0 matches")
         if len(spans) > 1:
             lines = _line_numbers(text, [start for start, _ in spans])
-            raise _Failure(
-                f"No replacement was performed. Multiple occurrences of old_str `{old_raw}` "
-                f"in lines {_line_list(lines, len(spans))}. Please ensure it is unique",  # (ref)
-                f"{len(spans)} matches",
-            )
+            shown_lines = _line_list(lines, len(spans))
+            message = _say("multiple_matches", old=old_raw, lines=shown_lines)
+            raise _Failure(message, f"{len(spans)} matches")
         start, end = spans[0]
         if via_tabs:
             new = _retab(new, text, start, end)
@@ -273,43 +239,28 @@ class TextEditor:
         hi = first_line + SNIPPET_LINES + new.count("\n")
         edited_lines = edited.split("\n")
         snippet = self._numbered(edited_lines[lo : hi + 1], lo + 1, len(edited_lines))
-        output = (
-            f"The file {target.shown} has been edited. Here's the result of running `cat -n` "
-            f"on a snippet of {target.shown}:\n{snippet}{_EDIT_REVIEW}"
-        )
+        head, review = _say("edited", path=target.shown), _say("edit_review")
+        output = f"{head}\n{snippet}{review}"
         return ToolResult(output, summary=f"edit {target.shown}")
 
     def _insert(self, target: _Target, tool_input: Mapping[str, Any]) -> ToolResult:
         raw_line = tool_input.get("insert_line")
         if raw_line is None:
-            raise _Failure(
-                "Parameter `insert_line` is required for command: insert",  # (ref)
-                "missing insert_line",
-            )
+            raise _Failure(_say("missing_insert_line"), "missing insert_line")
         line_no = _as_int(raw_line)
         if line_no is None:
-            raise _Failure(
-                f"Invalid `insert_line` parameter: {_show(raw_line)}. It should be an integer: "
-                "the line after which to insert (0 for the top of the file).",
-                "bad insert_line",
-            )
+            raise _Failure(_say("bad_insert_line", value=_show(raw_line)), "bad insert_line")
         # Models trained on older versions send `new_str`; accept it when `insert_text` is absent.
         key = "insert_text" if tool_input.get("insert_text") is not None else "new_str"
         inserted_raw = _optional_str(tool_input, key, "insert")
         if inserted_raw is None:
-            raise _Failure(
-                "Parameter `insert_text` is required for command: insert",  # (ref)
-                "missing insert_text",
-            )
+            raise _Failure(_say("missing_insert_text"), "missing insert_text")
         source = _read_text(target, max_bytes=self.max_edit_bytes)
         lines = source.text.split("\n")
         total = len(lines)
         if not 0 <= line_no <= total:
-            raise _Failure(
-                f"Invalid `insert_line` parameter: {line_no}. It should be within the range of "
-                f"lines of the file: [0, {total}]",  # (ref)
-                "bad insert_line",
-            )
+            message = _say("insert_line_range", line=line_no, total=total)
+            raise _Failure(message, "bad insert_line")
         at = line_no
         if at == total and lines[-1] == "":
             # After the empty piece that follows a final newline: the reference writes
@@ -322,10 +273,8 @@ class TextEditor:
         snippet_lines = lines[max(0, at - SNIPPET_LINES) : at] + new_lines
         snippet_lines += lines[at : at + SNIPPET_LINES]
         snippet = self._numbered(snippet_lines, max(1, at - SNIPPET_LINES + 1), len(edited))
-        output = (
-            f"The file {target.shown} has been edited. Here's the result of running `cat -n` "
-            f"on a snippet of the edited file:\n{snippet}{_INSERT_REVIEW}"
-        )
+        head, review = _say("inserted", path=target.shown), _say("insert_review")
+        output = f"{head}\n{snippet}{review}"
         return ToolResult(output, summary=f"insert {target.shown}:{line_no}")
 
 
@@ -334,16 +283,18 @@ class TextEditor:
 
 def _check_command(command: Any) -> None:
     if command is None:
-        raise _Failure(f"Parameter `command` is required. {_ALLOWED}", "missing command")
+        message = _say("missing_command", tool=NAME, commands=COMMANDS)
+        raise _Failure(message, "missing command")
     if command not in COMMANDS:
-        raise _Failure(f"Unrecognized command {command}. {_ALLOWED}", "unknown command")  # (ref)
+        message = _say("unknown_command", command=command, tool=NAME, commands=COMMANDS)
+        raise _Failure(message, "unknown command")
 
 
 def _required_path(raw: Any, command: str) -> str:
     if raw is None or raw == "":
-        raise _Failure(f"Parameter `path` is required for command: {command}", "missing path")
+        raise _Failure(_say("missing_path", command=command), "missing path")
     if not isinstance(raw, str):
-        raise _Failure(f"Parameter `path` must be a string, got {_show(raw)}.", "bad path")
+        raise _Failure(_say("bad_path", value=_show(raw)), "bad path")
     return raw.rstrip("/") or raw
 
 
@@ -352,38 +303,24 @@ def _check_kind(target: _Target, command: str) -> None:
     path, shown = target.path, target.shown
     exists = path.exists()
     if not exists and command != "create":
-        raise _Failure(
-            f"The path {shown} does not exist. Please provide a valid path.",  # (ref)
-            "not found",
-        )
+        raise _Failure(_say("not_found", path=shown), "not found")
     if exists and command == "create":
         if path.is_dir():
-            raise _Failure(
-                f"The path {shown} is a directory. Cannot create a file there.", "exists"
-            )
-        raise _Failure(
-            f"File already exists at: {shown}. Cannot overwrite files using command `create`.",
-            "exists",
-        )  # (ref)
+            raise _Failure(_say("create_on_directory", path=shown), "exists")
+        raise _Failure(_say("create_exists", path=shown), "exists")
     if exists and path.is_dir() and command != "view":
-        raise _Failure(
-            f"The path {shown} is a directory and only the `view` command can be used on "
-            "directories",  # (ref)
-            "is a directory",
-        )
+        raise _Failure(_say("directory_only_view", path=shown), "is a directory")
     if exists and not path.is_dir() and not path.is_file():
         # A FIFO would block the read forever; devices and sockets make no sense either.
-        raise _Failure(f"The path {shown} is not a regular file.", "not a file")
+        raise _Failure(_say("not_regular", path=shown), "not a file")
 
 
 def _optional_str(tool_input: Mapping[str, Any], key: str, command: str) -> str | None:
     value = tool_input.get(key)
     if value is None or isinstance(value, str):
         return value
-    raise _Failure(
-        f"Parameter `{key}` for command {command} must be a string, got {_show(value)}.",
-        f"bad {key}",
-    )
+    message = _say("not_a_string", key=key, command=command, value=_show(value))
+    raise _Failure(message, f"bad {key}")
 
 
 def _as_int(value: Any) -> int | None:
@@ -416,30 +353,18 @@ def _parse_view_range(value: Any) -> tuple[int, int] | None:
         first, last = _as_int(value[0]), _as_int(value[1])
         if first is not None and last is not None:
             return first, last
-    raise _Failure(f"{_BAD_VIEW_RANGE} Got: {_show(original)}.", "bad view_range")
+    raise _Failure(_say("bad_view_range", value=_show(original)), "bad view_range")
 
 
 def _check_view_range(view_range: tuple[int, int], total: int) -> tuple[int, int]:
     first, last = view_range
-    prefix = f"Invalid `view_range`: {list(view_range)}."
+    context = {"view_range": list(view_range), "first": first, "last": last, "total": total}
     if first < 1 or first > total:
-        raise _Failure(
-            f"{prefix} Its first element `{first}` should be within the range of lines of the "
-            f"file: [1, {total}]",  # (ref)
-            "bad view_range",
-        )
+        raise _Failure(_say("view_range_first", **context), "bad view_range")
     if last > total:
-        raise _Failure(
-            f"{prefix} Its second element `{last}` should be smaller than the number of lines "
-            f"in the file: `{total}`",  # (ref)
-            "bad view_range",
-        )
+        raise _Failure(_say("view_range_last", **context), "bad view_range")
     if last != -1 and last < first:
-        raise _Failure(
-            f"{prefix} Its second element `{last}` should be larger or equal than its first "
-            f"`{first}`",  # (ref)
-            "bad view_range",
-        )
+        raise _Failure(_say("view_range_order", **context), "bad view_range")
     return first, total if last == -1 else last
 
 
@@ -454,31 +379,19 @@ def _read_text(target: _Target, *, max_bytes: int | None) -> _TextFile:
     try:
         size = target.path.stat().st_size
         if max_bytes is not None and size > max_bytes:
-            raise _Failure(
-                f"The file {target.shown} is {size} bytes, over the {max_bytes}-byte limit for "
-                "`str_replace` and `insert`. Change it another way, for example with a script "
-                "run from the shell.",
-                "too large",
-            )
+            message = _say("too_large", path=target.shown, size=size, limit=max_bytes)
+            raise _Failure(message, "too large")
         data = target.path.read_bytes()
     except OSError as exc:
-        raise _Failure(
-            f"Ran into {exc} while trying to read {target.shown}", "unreadable"
-        ) from exc  # (ref)
+        message = f"{_say('read_failed', error=exc)} {target.shown}"
+        raise _Failure(message, "unreadable") from exc
     if b"\x00" in data[:_BINARY_SNIFF_BYTES]:
-        raise _Failure(
-            f"The path {target.shown} is a binary file; the editor only views and edits text "
-            "files.",
-            "binary",
-        )
+        raise _Failure(_say("binary", path=target.shown), "binary")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _Failure(
-            f"Ran into {exc} while trying to read {target.shown}. The file is not UTF-8 text; "
-            "the editor only views and edits UTF-8 files.",
-            "not UTF-8",
-        ) from exc
+        message = _say("not_utf8", error=exc, path=target.shown)
+        raise _Failure(message, "not UTF-8") from exc
     crlf_count = text.count("\r\n")
     if crlf_count and crlf_count == text.count("\n"):
         return _TextFile(text.replace("\r\n", "\n"), crlf=True, mixed=False)
@@ -490,33 +403,27 @@ def _write(target: _Target, data: bytes) -> None:
     try:
         target.path.write_bytes(data)
     except OSError as exc:
-        raise _Failure(
-            f"Ran into {exc} while trying to write to {target.shown}", "write failed"
-        ) from exc  # (ref)
+        message = f"{_say('write_failed', error=exc)} {target.shown}"
+        raise _Failure(message, "write failed") from exc
 
 
 def _create(target: _Target, tool_input: Mapping[str, Any]) -> ToolResult:
     file_text = _optional_str(tool_input, "file_text", "create")
     if file_text is None:
-        raise _Failure(
-            "Parameter `file_text` is required for command: create",  # (ref)
-            "missing file_text",
-        )
+        raise _Failure(_say("missing_file_text"), "missing file_text")
     try:
         data = file_text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise _Failure(f"`file_text` is not valid text: {exc}.", "bad file_text") from exc
+        raise _Failure(_say("bad_file_text", error=exc), "bad file_text") from exc
     try:
         target.path.parent.mkdir(parents=True, exist_ok=True)
         with target.path.open("xb") as handle:  # never overwrite, even in a race
             handle.write(data)
     except OSError as exc:
-        raise _Failure(
-            f"Ran into {exc} while trying to write to {target.shown}", "write failed"
-        ) from exc  # (ref)
-    return ToolResult(
-        f"File created successfully at: {target.shown}", summary=f"create {target.shown}"
-    )  # (ref)
+        message = f"{_say('write_failed', error=exc)} {target.shown}"
+        raise _Failure(message, "write failed") from exc
+    output = f"{_say('created')} {target.shown}"  # the path may end in a space: not templated
+    return ToolResult(output, summary=f"create {target.shown}")
 
 
 def _walk(directory: Path, prefix: str, depth: int, entries: list[str]) -> None:
@@ -624,18 +531,14 @@ def _line_list(lines: list[int], count: int, limit: int = 30) -> str:
     """`[3, 7]` as the reference shows it; past `limit` lines, the first ones and a count."""
     if len(lines) <= limit:
         return str(lines)
-    shown = ", ".join(str(line) for line in lines[:limit])
-    return f"[{shown}, ...] ({count} occurrences on {len(lines)} lines)"
+    return _say("line_list", shown=lines[:limit], count=count, lines=len(lines))
 
 
 def _near_miss_hint(text: str, old: str) -> str:
     """Why a zero-match `old_str` probably failed, when that is cheap to tell."""
     old_lines = [line for line in old.split("\n") if line.strip()]
     if old_lines and all(re.match(r"\s*\d+\t", line) for line in old_lines):
-        return (
-            " It seems to include the line numbers of the `view` output; leave them out of "
-            "`old_str`."
-        )
+        return _say("hint_line_numbers")
     tokens = old.split()
     if not tokens:
         return ""
@@ -643,10 +546,7 @@ def _near_miss_hint(text: str, old: str) -> str:
     if match is None:
         return ""
     line = text.count("\n", 0, match.start()) + 1
-    return (
-        f" A passage that differs only in whitespace or indentation starts at line {line}; "
-        "view it and copy the text exactly."
-    )
+    return _say("hint_whitespace", line=line)
 
 
 # -- description -----------------------------------------------------------------------------

@@ -13,7 +13,9 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tools.templating import render_block
 
 if TYPE_CHECKING:
     from tools.sandbox import Sandbox
@@ -41,6 +43,12 @@ _CHUNK = 64 * 1024
 _POLL = 0.1  # how often a silent command is checked for having exited
 _LINGER = 0.2  # output still accepted from background processes after the command exited
 _DRAIN = 0.5  # reading what is left after a kill
+MESSAGES = "process_messages.md"
+
+
+def _say(message: str, **context: Any) -> str:
+    """A note from `templates/process_messages.md`, where every word of it lives."""
+    return render_block(MESSAGES, message, **context)
 
 
 class _CappedOutput:
@@ -72,7 +80,7 @@ class _CappedOutput:
         head = _cut_incomplete_end(bytes(self.head)).decode("utf-8", "replace")
         rest = _cut_partial_start(tail).decode("utf-8", "replace")
         sep = "" if head.endswith("\n") else "\n"
-        return f"{head}{sep}[... {omitted} bytes omitted ...]\n{rest}", omitted
+        return f"{head}{sep}{_say('omitted', omitted=omitted)}\n{rest}", omitted
 
 
 def _cut_incomplete_end(data: bytes) -> bytes:
@@ -339,16 +347,14 @@ class CommandRunner:
         except OSError as exc:
             if group is not None and self.limit is not None:
                 self.limit.release(group)
-            message = f"cannot start the command: {exc}"
+            message = _say("cannot_start", error=exc)
             code = 127 if isinstance(exc, FileNotFoundError) else 126
             return CommandResult(command, code, message, duration=time.monotonic() - started)
         timed_out = False
         try:
             timed_out, lingering = self._pump(proc, out, started + timeout)
             if lingering:
-                notes.append(
-                    "[background processes still running when the command ended were stopped]"
-                )
+                notes.append(_say("background_stopped"))
         finally:  # also on KeyboardInterrupt: never leave the tree behind
             self._kill_tree(proc, marker, group)
             if proc.stdout is not None:

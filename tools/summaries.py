@@ -12,8 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from tools.process import CommandResult
+from tools.templating import render_block
+
+MESSAGES = "summary_messages.md"
 
 # Caps on what a report may hold; the model reads it on every gate round.
 REPORT_CHARS = 4000
@@ -51,13 +55,14 @@ def _tail(lines: list[str], max_lines: int = TAIL_LINES, max_chars: int = TAIL_C
     return "\n".join(reversed(kept))
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+def _say(message: str, **context: Any) -> str:
+    """Fixed wording from `templates/summary_messages.md`, where every word of it lives."""
+    return render_block(MESSAGES, message, **context)
 
 
-def _seconds(value: float) -> str:
-    """A timeout's measured duration, to the second: "timed out after 300 s", not 300.0127."""
-    return f"{value:.0f}"
+def _timed_out(result: CommandResult) -> str:
+    """The measured duration, to the second: "timed out after 300 s", not 300.0127."""
+    return _say("timed_out", seconds=f"{result.duration:.0f}")
 
 
 # --------------------------------------------------------------------------- pytest
@@ -121,12 +126,6 @@ _STAT_WORDS = {
 }
 # The order pytest itself uses in its counts line.
 _HEADLINE_ORDER = ("failed", "passed", "skipped", "xfailed", "xpassed", "errors")
-_EXIT_MEANING = {
-    2: "interrupted",
-    3: "internal error",
-    4: "usage or conftest error",
-    5: "no tests ran",
-}
 
 
 def _stats_line(lines: list[str]) -> dict[str, int] | None:
@@ -228,45 +227,32 @@ def _trim_section(body: list[str]) -> list[str]:
 
 
 def _capped_join(blocks: Iterable[str], budget: int, more: str) -> list[str]:
-    """Take blocks while they fit in `budget` characters; say how many did not."""
+    """Take blocks while they fit in `budget` characters; say how many did not (the `more`
+    message)."""
     kept: list[str] = []
     blocks = list(blocks)
     used = 0
     for index, block in enumerate(blocks):
         if used + len(block) + 1 > budget:
-            kept.append(more.format(n=len(blocks) - index))
+            kept.append(_say(more, n=len(blocks) - index))
             break
         kept.append(block)
         used += len(block) + 1
     return kept
 
 
-def _pytest_headline(
-    counts: dict[str, int], result: CommandResult, collection_failed: bool, timeout_note: str
-) -> str:
+def _pytest_headline(counts: dict[str, int], result: CommandResult, collection_failed: bool) -> str:
     if result.timed_out:
-        return timeout_note
-    parts = [
-        _plural(counts[key], "error") if key == "errors" else f"{counts[key]} {key}"
-        for key in _HEADLINE_ORDER
-        if counts[key]
-    ]
-    text = ", ".join(parts)
+        return _timed_out(result)
+    text = _say("counts", counts=[(key, counts[key]) for key in _HEADLINE_ORDER if counts[key]])
     code = result.exit_code
     if code == 0:
-        if counts["passed"] == 0:
-            return f"{text}, no test passed" if text else "exit 0 but no test result found"
-        return text
+        return _say("no_test_passed", counts=text) if counts["passed"] == 0 else text
     if code == 1 and text:
         return text
     if code == 2 and collection_failed:
-        return f"{text or 'errors'} during collection (exit {code})"
-    meaning = _EXIT_MEANING.get(code) if code is not None else None
-    if text and meaning:
-        return f"{text} ({meaning}, exit {code})"
-    if meaning:
-        return f"{meaning} (exit {code})"
-    return f"{text} (exit {code})" if text else f"exit {code}"
+        return _say("collection_failed", counts=text, code=code)
+    return _say("exit_status", counts=text, code=code)
 
 
 def summarize_pytest(result: CommandResult) -> TestSummary:
@@ -301,24 +287,21 @@ def summarize_pytest(result: CommandResult) -> TestSummary:
         failing = [_SECTION_PREFIX.sub("", title) for title, _ in sections]
     failing = list(dict.fromkeys(failing))
 
-    timeout_note = f"timed out after {_seconds(result.duration)} s"
     ok = not result.timed_out and result.exit_code == 0 and counts["passed"] > 0
-    headline = _pytest_headline(counts, result, bool(collection_errors), timeout_note)
+    headline = _pytest_headline(counts, result, bool(collection_errors))
 
     report_parts: list[str] = []
     if not ok and result.exit_code == 5 and not result.timed_out:
-        report_parts.append("pytest collected no tests; a run without tests counts as failed.")
+        report_parts.append(_say("no_tests_collected"))
     elif not ok and result.exit_code == 0 and not result.timed_out:
-        report_parts.append("No test passed; a run without a passing test counts as failed.")
+        report_parts.append(_say("none_passed"))
     if entries:
-        kept = _capped_join([_clip(e) for e in entries], SUMMARY_LINES_CHARS, "... and {n} more")
+        kept = _capped_join([_clip(e) for e in entries], SUMMARY_LINES_CHARS, "more_lines")
         report_parts.append("\n".join(kept))
     used = sum(len(p) + 1 for p in report_parts)
     if sections:
         blocks = ["\n".join([f"--- {title} ---", *_trim_section(body)]) for title, body in sections]
-        kept = _capped_join(
-            blocks, max(REPORT_CHARS - used, 0), "... {n} more failure sections not shown"
-        )
+        kept = _capped_join(blocks, max(REPORT_CHARS - used, 0), "more_sections")
         report_parts.extend(kept)
     elif not ok and (result.exit_code not in (0, 5) or result.timed_out):
         # A crash, a usage error or a timeout: the end of the raw output says what happened.
@@ -426,25 +409,23 @@ def summarize_lint(result: CommandResult) -> LintSummary:
     recognised = bool(problems or unformatted) or any(_RUFF_CLEAN.match(ln) for ln in lines)
 
     found = max([len(problems)] + [int(m["n"]) for ln in lines if (m := _RUFF_FOUND.match(ln))])
-    if result.timed_out:
-        headline = f"timed out after {_seconds(result.duration)} s"
-    elif found and unformatted:
-        headline = (
-            f"{_plural(found, 'error')}, {_plural(len(unformatted), 'file')} would be reformatted"
+    headline = (
+        _timed_out(result)
+        if result.timed_out
+        else _say(
+            "lint_headline",
+            errors=found,
+            unformatted=len(unformatted),
+            ok=ok,
+            code=result.exit_code,
         )
-    elif found:
-        headline = _plural(found, "error")
-    elif unformatted:
-        headline = f"{_plural(len(unformatted), 'file')} would be reformatted"
-    elif ok:
-        headline = "clean"
-    else:
-        headline = f"exit {result.exit_code}"
+    )
 
-    listed = problems + [f"{path}: File would be reformatted" for path in unformatted]
+    would_reformat = _say("would_reformat")
+    listed = problems + [f"{path}: {would_reformat}" for path in unformatted]
     report_lines = [_clip(p) for p in listed[:MAX_PROBLEMS]]
     if len(listed) > MAX_PROBLEMS:
-        report_lines.append(f"... and {len(listed) - MAX_PROBLEMS} more")
+        report_lines.append(_say("more_lines", n=len(listed) - MAX_PROBLEMS))
     report_lines += [ln for ln in lines if _RUFF_FIXABLE.match(ln)]
     if not ok and (not recognised or result.timed_out or not listed):
         tail = _tail(lines)

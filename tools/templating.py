@@ -19,6 +19,7 @@ def environment(directory: Path = TOOL_TEMPLATES) -> Any:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         autoescape=False,
+        auto_reload=False,  # templates ship with the package; no need to stat them per render
     )
 
 
