@@ -384,7 +384,13 @@ def _session(
             command_timeout=settings.command_timeout,
         )
         snapshot = None if opts["allow_test_edits"] else meta["test_snapshot"]
-        gate = build_gate(root, settings, snapshot=snapshot, new_database=new_database)
+        gate = build_gate(
+            root,
+            settings,
+            snapshot=snapshot,
+            new_database=new_database,
+            base_commit=meta["base_commit"],
+        )
 
         tools = _tools(spec.tools)
         native = opts["native_tools"]

@@ -124,6 +124,39 @@ class TestIntegrityCheck:
 
 
 @dataclass
+class ProtectedPathsCheck:
+    """Nothing under a protected path may change, whether by the editor (which refuses), by a
+    command, or by a commit made inside the run: compared with the run's base commit."""
+
+    base_commit: str
+    prefixes: Sequence[str]
+    name: str = "protected paths"
+
+    def run(self, workspace: Workspace) -> CheckResult:
+        def body() -> tuple[bool, str, str]:
+            paths = [p for p in self.prefixes if p.rstrip("/") != ".git"]
+            if not paths:
+                return True, _say("protected_unchanged"), ""
+
+            def git(*args: str) -> list[str]:
+                out = subprocess.run(
+                    ["git", *args, "--", *paths], cwd=workspace.root, capture_output=True, text=True
+                )
+                return out.stdout.splitlines()
+
+            changed = sorted(
+                set(git("diff", "--name-only", self.base_commit))
+                | set(git("ls-files", "--others", "--exclude-standard"))
+            )
+            if not changed:
+                return True, _say("protected_unchanged"), ""
+            report = "\n".join([*changed, _say("protected_advice", paths=paths, base=self.base_commit[:12])])
+            return False, _say("protected_changed", count=len(changed)), report
+
+        return _timed(self.name, body)
+
+
+@dataclass
 class QualityCheck:
     """The spec's Quality Standards, checked statically in-process (no code is run)."""
 
@@ -192,9 +225,12 @@ def build_gate(
     *,
     snapshot: dict[str, str] | None,
     new_database: Callable[[], str] | None,
+    base_commit: str | None = None,
 ) -> Gate:
     """The checks that apply to this repo, cheapest first; `snapshot` None allows test edits."""
     checks: list[Check] = []
+    if base_commit:
+        checks.append(ProtectedPathsCheck(base_commit, settings.protected_paths))
     if snapshot is not None:
         checks.append(TestIntegrityCheck(snapshot))
     checks += [CommandCheck(_check_name(c), c, "lint") for c in settings.lint_commands]

@@ -40,6 +40,7 @@ def test_add_books_resource_goes_green_with_one_commit(project, cli, fake_api):
     [gate] = gates(project)
     names = [c["name"] for c in gate["checks"]]
     assert names == [
+        "protected paths",
         "test integrity",
         "ruff check",
         "ruff format",

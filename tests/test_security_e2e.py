@@ -88,3 +88,13 @@ def test_protected_paths_are_read_only_for_commands_too(calc_repo, cli, fake_api
     assert (workflows / "ci.yml").read_text() == "on: push\n"
     answer = api.message_requests[1].body["messages"][-1]["content"][0]["content"]
     assert "Read-only file system" in answer
+
+
+def test_a_new_file_under_a_protected_path_makes_the_gate_red(calc_repo, cli, fake_api):
+    sneak = "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/evil.yml"
+    api = fake_api([Turn.tools(tool_use("bash", {"command": sneak})), Turn.end("Done.")])
+    result = cli("try", "--base-url", api.url, "--max-gate-rounds", "1", cwd=calc_repo)
+    assert result.returncode == 1 and "still red: protected paths" in result.stderr
+    gate = next(e for e in events(calc_repo) if e["type"] == "gate")
+    check = next(c for c in gate["checks"] if c["name"] == "protected paths")
+    assert ".github/workflows/evil.yml" in check["report"]
