@@ -329,6 +329,9 @@ def show(
         str, typer.Argument(metavar="RUN", help="Run id, unique part of one, or 'last'.")
     ] = "last",
     repo: Repo = Path("."),
+    full: Annotated[
+        bool, typer.Option("--full", help="Also show tool output and verification reports.")
+    ] = False,
     as_json: AsJson = False,
 ) -> None:
     """Render one run from its transcript: the model's text, tool calls, verification rounds."""
@@ -337,7 +340,9 @@ def show(
     from agent.ui import ConsoleReporter, JsonReporter
 
     run_dir = find_run(runs_root(gitops.common_dir(gitops.open_repo(repo))), run_ref)
-    reporter: Any = JsonReporter() if as_json else ConsoleReporter(stream=sys.stdout, replay=True)
+    reporter: Any = (
+        JsonReporter() if as_json else ConsoleReporter(stream=sys.stdout, replay=True, full=full)
+    )
     for event in run_dir.events():
         reporter.event(event)
     if hasattr(reporter, "close"):
@@ -404,6 +409,12 @@ def doctor(repo: Repo = Path(".")) -> None:
         rows.append((sandbox.name != "off", "sandbox", why))
     except Exception as exc:
         rows.append((False, "sandbox", str(exc)))
+    from tools.process import CommandRunner
+    from tools.sandbox import NoSandbox
+
+    probe = CommandRunner(NoSandbox(), {})
+    rows.append((True, "limits", probe.describe_limits()))
+    probe.close()
     for tool in ("git", "ruff"):
         found = shutil.which(tool)
         rows.append((bool(found), tool, found or f"not found on PATH; install {tool}"))

@@ -52,15 +52,6 @@ class GateResult:
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
-    @property
-    def failed(self) -> list[CheckResult]:
-        return [r for r in self.results if not r.ok]
-
-    def headline(self) -> str:
-        if self.ok:
-            return "green"
-        return "red: " + "; ".join(f"{r.name}: {r.headline}" for r in self.failed)
-
 
 def _timed(name: str, body: Callable[[], tuple[bool, str, str]]) -> CheckResult:
     start = time.monotonic()
@@ -150,7 +141,8 @@ class ProtectedPathsCheck:
             )
             if not changed:
                 return True, _say("protected_unchanged"), ""
-            report = "\n".join([*changed, _say("protected_advice", paths=paths, base=self.base_commit[:12])])
+            advice = _say("protected_advice", paths=paths, base=self.base_commit[:12])
+            report = "\n".join([*changed, advice])
             return False, _say("protected_changed", count=len(changed)), report
 
         return _timed(self.name, body)

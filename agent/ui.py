@@ -17,6 +17,18 @@ class JsonReporter:
         self.stream.write(json.dumps(event, default=str) + "\n")
         self.stream.flush()
 
+    def block(self, text: str, limit: int = 40) -> None:
+        """Indented output, its first and last lines when long."""
+        lines = text.rstrip("\n").split("\n")
+        if len(lines) > limit:
+            lines = [
+                *lines[: limit // 2],
+                f"[... {len(lines) - limit} lines ...]",
+                *lines[-limit // 2 :],
+            ]
+        for line in lines:
+            self.line(f"      {line}", "dim")
+
     def text(self, delta: str) -> None:
         self.event({"type": "text", "delta": delta})
 
@@ -27,13 +39,18 @@ class ConsoleReporter:
     tokens, cost and elapsed time. Off a terminal the same lines come out plain."""
 
     def __init__(
-        self, quiet: bool = False, stream: TextIO | None = None, replay: bool = False
+        self,
+        quiet: bool = False,
+        stream: TextIO | None = None,
+        replay: bool = False,
+        full: bool = False,
     ) -> None:
         from rich.console import Console
 
         self.console = Console(file=stream or sys.stderr, highlight=False, soft_wrap=True)
         self.quiet = quiet
         self.replay = replay  # showing a finished transcript: text comes from its messages
+        self.full = full  # also tool output and gate reports, as the model saw them
         self.pending = ""
         self.status: Any = None
         self.live = self.console.is_terminal and not quiet and not replay
@@ -42,6 +59,18 @@ class ConsoleReporter:
     def line(self, text: str, style: str = "") -> None:
         if not self.quiet:
             self.console.print(text, style=style or None, markup=False)
+
+    def block(self, text: str, limit: int = 40) -> None:
+        """Indented output, its first and last lines when long."""
+        lines = text.rstrip("\n").split("\n")
+        if len(lines) > limit:
+            lines = [
+                *lines[: limit // 2],
+                f"[... {len(lines) - limit} lines ...]",
+                *lines[-limit // 2 :],
+            ]
+        for line in lines:
+            self.line(f"      {line}", "dim")
 
     def text(self, delta: str) -> None:
         self.pending += delta
@@ -114,6 +143,8 @@ class ConsoleReporter:
     def on_tool_result(self, e: dict[str, Any]) -> None:
         mark, style = ("✗", "red") if e["is_error"] else ("•", "")
         self.line(f"  {mark} {e['summary']}", style)
+        if self.full:
+            self.block(e["output"])
 
     def on_gate(self, e: dict[str, Any]) -> None:
         verdict, style = ("green", "bold green") if e["ok"] else ("red", "bold red")
@@ -123,6 +154,8 @@ class ConsoleReporter:
             self.line(
                 f"  {mark} {check['name']}: {check['headline']}", "" if check["ok"] else "red"
             )
+            if self.full and check["report"]:
+                self.block(check["report"])
 
     def on_retry(self, e: dict[str, Any]) -> None:
         self.flush_text()

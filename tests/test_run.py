@@ -143,6 +143,9 @@ def test_runs_and_show_render_the_transcript(calc_repo, cli, fake_api):
     assert "verification round 1: red" in shown.stdout
     assert "verification round 2: green" in shown.stdout
     assert "create mul.py" in shown.stdout
+    full = cli("show", "last", "--full", cwd=calc_repo)
+    assert "File created successfully at: mul.py" in full.stdout
+    assert "assert 5 == 6" in full.stdout  # the red round's report, as the model saw it
 
 
 def test_refusal_stops_and_says_so(calc_repo, cli, fake_api):

@@ -29,10 +29,6 @@ def last_name(node: ast.AST | None) -> str:
     return ""
 
 
-def call_name(call: ast.Call) -> str:
-    return dotted(call.func)
-
-
 def keyword(call: ast.Call, name: str) -> ast.expr | None:
     for kw in call.keywords:
         if kw.arg == name:

@@ -26,8 +26,6 @@ class Rule(NamedTuple):
     heuristic: bool  # True: approximates intent from names/shapes, so a noqa comment may be right
 
 
-PREFIX = "BA"
-
 RULES: dict[str, Rule] = {
     "BA001": Rule("File cannot be parsed (syntax error)", "(checker) every file must parse", False),
     # Endpoints
