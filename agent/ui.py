@@ -17,18 +17,6 @@ class JsonReporter:
         self.stream.write(json.dumps(event, default=str) + "\n")
         self.stream.flush()
 
-    def block(self, text: str, limit: int = 40) -> None:
-        """Indented output, its first and last lines when long."""
-        lines = text.rstrip("\n").split("\n")
-        if len(lines) > limit:
-            lines = [
-                *lines[: limit // 2],
-                f"[... {len(lines) - limit} lines ...]",
-                *lines[-limit // 2 :],
-            ]
-        for line in lines:
-            self.line(f"      {line}", "dim")
-
     def text(self, delta: str) -> None:
         self.event({"type": "text", "delta": delta})
 
