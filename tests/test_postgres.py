@@ -228,6 +228,7 @@ def test_a_killed_owner_takes_the_server_with_it() -> None:
 SANDBOXED_SCRIPT = """
 import asyncio, os, sys
 sys.path.insert(0, {root!r})
+before = set(os.listdir("/tmp"))  # the checkout's mount point when it lives under /tmp
 import asyncpg
 from agent.postgres import EmbeddedPostgres
 
@@ -239,7 +240,7 @@ with EmbeddedPostgres() as server:
         print(os.getuid(), await connection.fetchval("select current_user"))
         await connection.close()
     asyncio.run(main())
-print(sorted(os.listdir("/tmp")))
+print(sorted(set(os.listdir("/tmp")) - before))
 """
 
 
