@@ -46,6 +46,7 @@ class RunOptions:
     api_timeout: float = 600.0  # seconds without a byte from the server before a retry
     api_retries: int = 6
     replay_of: Path | None = None  # a run directory whose recorded replies stand in for the model
+    max_turns_given: bool = False  # True when the caller chose max_turns; else the spec's counts
 
 
 class Reporter(Protocol):
@@ -109,7 +110,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
     from agent.gate import hash_test_files
 
     budget = options.budget
-    if spec.max_turns and budget.max_turns == Budget().max_turns:
+    if spec.max_turns and not options.max_turns_given:
         budget = replace(budget, max_turns=spec.max_turns)
     meta = {
         "run_id": run_dir.run_id,

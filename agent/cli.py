@@ -169,6 +169,7 @@ def run(
         network=network,
         native_tools=native_tools,
         max_tokens=max_tokens,
+        max_turns_given=max_turns is not None,
         api_timeout=api_timeout,
         api_retries=api_retries,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any, TextIO
 
 
@@ -43,6 +44,7 @@ class ConsoleReporter:
         self.status: Any = None
         self.live = self.console.is_terminal and not quiet and not replay
         self.totals = {"turn": 0, "tokens": 0, "cost": 0.0, "elapsed": 0.0}
+        self.seen = time.monotonic()  # when the newest event (and its elapsed) arrived
 
     def line(self, text: str, style: str = "") -> None:
         if not self.quiet:
@@ -80,16 +82,17 @@ class ConsoleReporter:
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        if not self.live:
-            return
+        self.seen = time.monotonic()
+        if self.live and self.status is None:
+            self.status = self.console.status(self)  # re-rendered on every frame via __rich__
+            self.status.start()
+
+    def __rich__(self) -> str:
+        """The status line; the clock keeps ticking between events (during a long command)."""
         t = self.totals
         cost = "cost unknown" if t["cost"] is None else f"${t['cost']:.4f}"
-        text = f"turn {t['turn']} · {t['tokens']:,} tokens · {cost} · {t['elapsed']:.0f}s"
-        if self.status is None:
-            self.status = self.console.status(text)
-            self.status.start()
-        else:
-            self.status.update(text)
+        elapsed = t["elapsed"] + time.monotonic() - self.seen
+        return f"turn {t['turn']} · {t['tokens']:,} tokens · {cost} · {elapsed:.0f}s"
 
     def close(self) -> None:
         self.flush_text()

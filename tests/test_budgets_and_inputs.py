@@ -183,6 +183,17 @@ def test_repo_spec_overrides_builtin_and_its_tools_and_turns_are_honoured(calc_r
     assert body["model"] == "claude-haiku-4-5"
     assert [t["name"] for t in body["tools"]] == ["str_replace_based_edit_tool"]
     assert body["system"][0]["text"].startswith("You are the local backend agent.")
+    # An explicit --max-turns wins over the spec's maxTurns, even when it equals the default.
+    again = cli(
+        "add a mul function",
+        "--base-url",
+        api.url,
+        "--max-turns",
+        "60",
+        "--worktree",
+        cwd=calc_repo,
+    )
+    assert again.returncode == 0, again.stderr
     listed = cli("agents", cwd=calc_repo)
     assert "Local override." in listed.stdout and ".claude/agents/backend.md" in listed.stdout
 
