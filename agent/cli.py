@@ -251,6 +251,7 @@ def replay(
         branch=branch,
         worktree=worktree,
         replay_of=recorded.path,
+        max_turns_given=True,  # the recorded run's budget, as it was
         **{k: meta["options"][k] for k in ("sandbox", "network", "native_tools", "max_tokens")},
     )
     reporter = _reporter(as_json, quiet)
