@@ -177,13 +177,19 @@ class Agent:
         return state.measured_tokens + estimate_tokens(state.messages[state.measured_at :])
 
     def clear_context(self, force: bool = False) -> bool:
+        """Clear old tool output when near the window; `force` when the server already said
+        the window is exceeded, so neither the estimate nor a token count can veto it."""
         estimate = self.prompt_estimate()
-        upto = self.context.clearing_point(
-            self.state.messages,
-            self.context.window if force else estimate,
-            lambda: self.model.count_tokens(
+
+        def count() -> int | None:
+            if force:
+                return None
+            return self.model.count_tokens(
                 system=self.system, messages=self.state.messages, tools=self.tool_definitions
-            ),
+            )
+
+        upto = self.context.clearing_point(
+            self.state.messages, self.context.window if force else estimate, count
         )
         if upto is None:
             return False

@@ -174,3 +174,28 @@ def test_pause_turn_is_sent_back_unchanged(calc_repo, cli, fake_api):
     assert result.returncode == 0, result.stderr
     second = api.message_requests[1].body["messages"]
     assert second[-1]["role"] == "assistant"
+
+
+def bash_turn(k: int) -> Turn:
+    return Turn.tools(tool_use("bash", {"command": f"echo step {k}"}))
+
+
+def test_context_window_exceeded_clears_old_output_and_continues(calc_repo, cli, fake_api):
+    overflow = Turn([{"type": "text", "text": "Cut"}], "model_context_window_exceeded")
+    api = fake_api([*[bash_turn(k) for k in range(6)], overflow, Turn.end("Done.")])
+    result = cli("look", "--base-url", api.url, cwd=calc_repo)
+    assert result.returncode == 0, result.stderr
+    cleared = [e for e in events(calc_repo) if e["type"] == "context_cleared"]
+    assert len(cleared) == 1
+    messages = api.message_requests[-1].body["messages"]
+    first_result = messages[2]["content"][0]
+    assert first_result["content"].startswith("[older tool output cleared")
+    assert messages[-1]["role"] == "user"  # the cut reply was answered with a continue note
+
+
+def test_context_window_exceeded_with_nothing_to_clear_stops(calc_repo, cli, fake_api):
+    overflow = Turn([{"type": "text", "text": "Cut"}], "model_context_window_exceeded")
+    api = fake_api([overflow])
+    result = cli("look", "--base-url", api.url, cwd=calc_repo)
+    assert result.returncode == 1
+    assert "no longer fits the model's context window" in result.stderr
