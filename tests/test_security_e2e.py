@@ -6,7 +6,7 @@ import json
 
 from tests.conftest import API_KEY, cli_env, git
 from tests.fakes.anthropic_server import Turn, tool_use
-from tests.test_run import events
+from tests.test_run import RED_THEN_GREEN, events
 
 GITHUB_TOKEN = "ghp_a1b2c3d4e5f6g7h8i9j0"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -98,3 +98,19 @@ def test_a_new_file_under_a_protected_path_makes_the_gate_red(calc_repo, cli, fa
     gate = next(e for e in events(calc_repo) if e["type"] == "gate")
     check = next(c for c in gate["checks"] if c["name"] == "protected paths")
     assert ".github/workflows/evil.yml" in check["report"]
+
+
+def test_landlock_fallback_and_explicit_off_both_run_a_session(calc_repo, cli, fake_api):
+    api = fake_api(RED_THEN_GREEN)
+    fallback = cli(
+        "add a mul function", "--base-url", api.url, "--sandbox", "landlock", cwd=calc_repo
+    )
+    assert fallback.returncode == 0, fallback.stderr
+    assert "sandbox: using Landlock" in fallback.stderr
+    off = cli(
+        "add a mul function", "--base-url", api.url, "--sandbox", "off", "--worktree", cwd=calc_repo
+    )
+    assert off.returncode == 0, off.stderr
+    assert off.stderr.startswith("WARNING: --sandbox off")
+    bad = cli("x", "--sandbox", "chroot", cwd=calc_repo)
+    assert bad.returncode == 2 and "--sandbox must be" in bad.stderr
