@@ -323,52 +323,21 @@ def _session(
     """Build the parts of a run from its meta, so a fresh run and a resumed one are the same."""
     from agent.context import ContextPolicy
     from agent.gate import build_gate
-    from agent.model import AnthropicModel
-    from agent.pricing import price_for
-    from agent.prompts import render, repo_map
-    from agent.replay import ReplayModel
     from agent.runner import Agent
     from agent.spec import load_spec
     from tools.base import Workspace
     from tools.process import CommandRunner
-    from tools.sandbox import SandboxError, detect
     from tools.secrets import Redactor, scrubbed_env
 
     root = Path(meta["work_root"])
     opts = meta["options"]
     settings = RepoSettings.load(root)
     spec = load_spec(Path(meta["spec"]))
+    model = _model(meta, api_key, record)  # first: a missing key fails before anything starts
     with contextlib.ExitStack() as stack:
         env = scrubbed_env(os.environ, allow=settings.env_allow)
-        writable: list[Path] = []
-        new_database = None
-        if "DATABASE_URL" in os.environ and "DATABASE_URL" in settings.env_allow:
-            url = os.environ["DATABASE_URL"]
-            new_database = lambda: url  # noqa: E731
-        elif settings.database == "auto" and (root / "alembic.ini").is_file():
-            from agent.postgres import EmbeddedPostgres
-
-            postgres = stack.enter_context(EmbeddedPostgres())
-            env["DATABASE_URL"] = postgres.start()
-            writable.append(postgres.socket_dir)
-            counter = iter(range(1, 1_000_000))
-            new_database = lambda: postgres.create_database(f"gate_{next(counter)}")  # noqa: E731
-            record({"type": "database", "url": env["DATABASE_URL"]})
-        try:
-            sandbox, why = detect(
-                network=opts["network"],
-                mode=opts["sandbox"],
-                writable=writable,
-                readonly_inside=[
-                    ".git/hooks",
-                    ".git/config",
-                    ".git/backend-agent",
-                    *(p.rstrip("/") for p in settings.protected_paths if p.rstrip("/") != ".git"),
-                ],
-            )
-        except SandboxError as exc:
-            raise UsageError(f"{exc}; see `backend-agent doctor`") from None
-        record({"type": "sandbox", "name": sandbox.name, "why": why})
+        new_database, socket_dir = _database(stack, root, settings, env, record)
+        sandbox = _sandbox(opts, settings, [socket_dir] if socket_dir else [], record)
         redactor = Redactor.from_environment(
             os.environ,
             extra_values=[v for v in (api_key,) if v],
@@ -384,54 +353,21 @@ def _session(
             lint_commands=settings.lint_commands,
             command_timeout=settings.command_timeout,
         )
-        snapshot = None if opts["allow_test_edits"] else meta["test_snapshot"]
         gate = build_gate(
             root,
             settings,
-            snapshot=snapshot,
+            snapshot=None if opts["allow_test_edits"] else meta["test_snapshot"],
             new_database=new_database,
             base_commit=meta["base_commit"],
         )
-
         tools = _tools(spec.tools)
+        if "system" not in meta:  # rendered once, so a resumed run keeps its cached prefix
+            meta["system"] = _system_prompt(meta, spec, settings, list(tools), gate.describe())
+            run_dir.write_meta(meta)
         native = opts["native_tools"]
         if native is None:
             base = meta.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or ""
             native = not base or "anthropic.com" in base
-        if "system" not in meta:
-            meta["system"] = render(
-                "system.md.j2",
-                spec_body=spec.body,
-                spec_name=spec.name,
-                root=root,
-                branch=meta["branch"],
-                protected=settings.protected_paths,
-                network=opts["network"],
-                command_timeout=settings.command_timeout,
-                tools=list(tools),
-                test_command=settings.test_command,
-                lint_commands=settings.lint_commands,
-                checks=gate.describe(),
-                allow_test_edits=opts["allow_test_edits"],
-                repo_map=repo_map(root),
-            )
-            run_dir.write_meta(meta)
-        if price_for(meta["model"]) is None and not meta.get("replay_of"):
-            warning = (
-                f"no price known for {meta['model']}: cost is unknown, --max-cost not enforced"
-            )
-            record({"type": "warning", "message": warning})
-        model: Any
-        if meta.get("replay_of"):
-            model = ReplayModel.from_events(meta["model"], RunDir(Path(meta["replay_of"])).events())
-        else:
-            model = AnthropicModel(
-                meta["model"],
-                api_key=api_key,
-                base_url=meta.get("base_url"),
-                timeout=opts["api_timeout"],
-                max_retries=opts["api_retries"],
-            )
         yield Agent(
             model=model,
             tools=tools,
@@ -448,6 +384,93 @@ def _session(
             command_timeout=settings.command_timeout,
             on_text=reporter.text,
         )
+
+
+def _model(meta: dict[str, Any], api_key: str | None, record: Any) -> Any:
+    from agent.model import AnthropicModel
+    from agent.pricing import price_for
+    from agent.replay import ReplayModel
+
+    if meta.get("replay_of"):
+        return ReplayModel.from_events(meta["model"], RunDir(Path(meta["replay_of"])).events())
+    if price_for(meta["model"]) is None:
+        warning = f"no price known for {meta['model']}: cost is unknown, --max-cost not enforced"
+        record({"type": "warning", "message": warning})
+    opts = meta["options"]
+    return AnthropicModel(
+        meta["model"],
+        api_key=api_key,
+        base_url=meta.get("base_url"),
+        timeout=opts["api_timeout"],
+        max_retries=opts["api_retries"],
+    )
+
+
+def _database(
+    stack: contextlib.ExitStack,
+    root: Path,
+    settings: RepoSettings,
+    env: dict[str, str],
+    record: Any,
+) -> tuple[Any, Path | None]:
+    """The database the gate and the model's commands use: the user's `DATABASE_URL` when
+    allowed, else one embedded PostgreSQL for the whole run where the repo uses Alembic.
+    Returns a maker of fresh databases (for `alembic check`) and the socket dir to bind."""
+    if "DATABASE_URL" in os.environ and "DATABASE_URL" in settings.env_allow:
+        url = os.environ["DATABASE_URL"]
+        return (lambda: url), None
+    if settings.database != "auto" or not (root / "alembic.ini").is_file():
+        return None, None
+    from agent.postgres import EmbeddedPostgres
+
+    postgres = stack.enter_context(EmbeddedPostgres())
+    env["DATABASE_URL"] = postgres.start()
+    record({"type": "database", "url": env["DATABASE_URL"]})
+    names = (f"gate_{n}" for n in range(1, 1_000_000))
+    return (lambda: postgres.create_database(next(names))), postgres.socket_dir
+
+
+def _sandbox(
+    opts: dict[str, Any], settings: RepoSettings, writable: list[Path], record: Any
+) -> Any:
+    from tools.sandbox import SandboxError, detect
+
+    protected = [p.rstrip("/") for p in settings.protected_paths if p.rstrip("/") != ".git"]
+    try:
+        sandbox, why = detect(
+            network=opts["network"],
+            mode=opts["sandbox"],
+            writable=writable,
+            readonly_inside=[".git/hooks", ".git/config", ".git/backend-agent", *protected],
+        )
+    except SandboxError as exc:
+        raise UsageError(f"{exc}; see `backend-agent doctor`") from None
+    record({"type": "sandbox", "name": sandbox.name, "why": why})
+    return sandbox
+
+
+def _system_prompt(
+    meta: dict[str, Any], spec: Any, settings: RepoSettings, tools: list[str], checks: list[str]
+) -> str:
+    from agent.prompts import render, repo_map
+
+    root = Path(meta["work_root"])
+    return render(
+        "system.md.j2",
+        spec_body=spec.body,
+        spec_name=spec.name,
+        root=root,
+        branch=meta["branch"],
+        protected=settings.protected_paths,
+        network=meta["options"]["network"],
+        command_timeout=settings.command_timeout,
+        tools=tools,
+        test_command=settings.test_command,
+        lint_commands=settings.lint_commands,
+        checks=checks,
+        allow_test_edits=meta["options"]["allow_test_edits"],
+        repo_map=repo_map(root),
+    )
 
 
 def _tools(allowed: tuple[str, ...] | None) -> dict[str, Any]:
