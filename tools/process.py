@@ -254,26 +254,29 @@ def _remove_stale(own: Path) -> None:
         for base in own.glob("backend-agent-*-*"):
             pid = base.name.split("-")[2]
             if pid.isdigit() and not Path("/proc", pid).exists():
-                for group in base.iterdir():
-                    if group.is_dir():
-                        with contextlib.suppress(OSError):
-                            group.rmdir()
-                with contextlib.suppress(OSError):
-                    base.rmdir()
+                _remove_group_tree(base)
 
 
 def _remove_cgroups(base: Path) -> None:
+    """Our own cgroups; a group is busy for a moment after its last process exits."""
     for _ in range(100):
-        if not base.exists():
+        if not base.exists() or _remove_group_tree(base):
             return
+        time.sleep(0.01)
+
+
+def _remove_group_tree(base: Path) -> bool:
+    """Remove the per-command groups, then `base`; True when `base` is gone."""
+    with contextlib.suppress(OSError):
         for group in base.iterdir():
             if group.is_dir():
                 with contextlib.suppress(OSError):
                     group.rmdir()
-        with contextlib.suppress(OSError):
-            base.rmdir()
-            return
-        time.sleep(0.01)
+    try:
+        base.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 class CommandRunner:
