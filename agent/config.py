@@ -11,6 +11,10 @@ from agent.errors import UsageError
 
 DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_SPEC = "backend"
+# Settings that take one of a fixed set of values; checked when the settings are read.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "database": ("auto", "none"),
+}
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,12 @@ class RepoSettings:
             data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UsageError(f"{pyproject}: invalid TOML: {exc}") from None
-        table = data.get("tool", {}).get("backend-agent", {})
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise UsageError(f"{pyproject}: `tool` must be a table, not {tool!r}")
+        table = tool.get("backend-agent", {})
+        if not isinstance(table, dict):
+            raise UsageError(f"{pyproject}: `tool.backend-agent` must be a table, not {table!r}")
         known = {f.name: f for f in fields(cls)}
         values: dict[str, Any] = {}
         for key, value in table.items():
@@ -69,6 +78,12 @@ class RepoSettings:
                     f"(known: {', '.join(sorted(known))})"
                 )
             values[name] = _coerce(pyproject, key, value, getattr(cls(), name))
+            allowed = CHOICES.get(name)
+            if allowed and values[name] not in allowed:
+                raise UsageError(
+                    f"{pyproject}: [tool.backend-agent] {key} must be one of "
+                    f"{', '.join(map(repr, allowed))}, not {value!r}"
+                )
         return cls(**values)
 
 

@@ -9,6 +9,7 @@ can start (and print --help) without paying for it.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -134,6 +135,9 @@ _FATAL_ERROR_TYPES = {
     "billing_error",
 }
 _RETRYABLE_STATUSES = {408, 409, 429}
+NO_KEY = "no API key found: set ANTHROPIC_API_KEY, pass --api-key, or name a server with --base-url"
+PLACEHOLDER_KEY = "no-key-needed"  # sent to a server named by --base-url when no key is set
+REFUSED_WINDOW = 3.0  # seconds of retrying a refused connection to a server the user named
 
 
 def _with_cache_breakpoints(
@@ -265,18 +269,30 @@ class AnthropicModel:
         self.backoff_cap = backoff_cap
         self.backoff_base = backoff_base
         self.count_tokens_supported = True
-        try:
-            self._client: anthropic.Anthropic = anthropic.Anthropic(
-                api_key=api_key,
-                base_url=base_url,
-                max_retries=0,  # one retry policy: ours
-                timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
-            )
-        except anthropic.AnthropicError as exc:
-            raise ModelError(f"cannot load Anthropic credentials: {_one_line(str(exc))}") from exc
-        client = self._client
-        if client.api_key is None and client.auth_token is None and client.credentials is None:
-            raise ModelError("no API key found: set ANTHROPIC_API_KEY or pass --api-key")
+        explicit_url = base_url or os.environ.get("ANTHROPIC_BASE_URL")
+        # A server the user named is not the real API's fleet: a refusal there means it is
+        # not running, and waiting a minute will not change that.
+        self.refused_window = REFUSED_WINDOW if explicit_url else None
+
+        def client(key: str | None) -> anthropic.Anthropic:
+            try:
+                return anthropic.Anthropic(
+                    api_key=key,
+                    base_url=base_url,
+                    max_retries=0,  # one retry policy: ours
+                    timeout=httpx2.Timeout(timeout, connect=min(10.0, timeout)),
+                )
+            except anthropic.AnthropicError as exc:
+                message = f"cannot load Anthropic credentials: {_one_line(str(exc))}"
+                raise ModelError(message) from exc
+
+        self._client = client(api_key)
+        found = self._client
+        if found.api_key is None and found.auth_token is None and found.credentials is None:
+            if not explicit_url:
+                raise ModelError(NO_KEY)
+            # Local Anthropic-compatible servers need no key, but the SDK insists on one.
+            self._client = client(PLACEHOLDER_KEY)
 
     @property
     def base_url(self) -> str:
@@ -296,6 +312,7 @@ class AnthropicModel:
     ) -> ModelResponse:
         max_attempts = self.max_retries + 1
         attempt = 0
+        refused_waited = 0.0
         while True:
             attempt += 1
             params = self._params(system, messages, tools, max_tokens)
@@ -315,9 +332,14 @@ class AnthropicModel:
                 continue
             if not failure.retryable:
                 raise ModelError(failure.fatal, status=failure.status)
-            if attempt >= max_attempts:
-                raise ModelError(self._exhausted(failure, attempt), status=failure.status)
             delay = self._delay(attempt, failure.retry_after)
+            window_spent = False
+            if failure.refused and self.refused_window is not None:
+                window_spent = refused_waited >= self.refused_window
+                delay = min(delay, self.refused_window - refused_waited)
+                refused_waited += delay
+            if attempt >= max_attempts or window_spent:
+                raise ModelError(self._exhausted(failure, attempt), status=failure.status)
             if on_retry:
                 on_retry(RetryNotice(attempt, max_attempts, delay, failure.reason))
             time.sleep(delay)
@@ -410,7 +432,7 @@ class AnthropicModel:
             return _Failure(
                 "no credential",
                 False,
-                fatal="no API key found: set ANTHROPIC_API_KEY or pass --api-key",
+                fatal=NO_KEY,
             )
         return None
 

@@ -283,9 +283,35 @@ def test_connection_refused_recovers_when_the_server_comes_up(two_turns: list[Tu
     assert len(notices) == 1 and notices[0].reason == "connection refused"
 
 
-def test_no_credential_at_all_is_a_model_error(tmp_path: Any) -> None:
+def test_no_credential_and_no_server_named_is_a_model_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
     with pytest.raises(ModelError, match=r"ANTHROPIC_API_KEY|credentials"):
-        AnthropicModel(MODEL, base_url="http://127.0.0.1:9")
+        AnthropicModel(MODEL)
+
+
+def test_a_named_server_without_a_key_gets_a_placeholder(
+    monkeypatch: pytest.MonkeyPatch, two_turns: list[Turn]
+) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with FakeAnthropic(two_turns) as fake:
+        complete(AnthropicModel(MODEL, base_url=fake.url))
+        assert fake.message_requests[0].headers["authorization"] == "Bearer no-key-needed"
+
+
+def test_refused_connections_to_a_named_server_give_up_within_seconds() -> None:
+    port = free_port()
+    notices: list[RetryNotice] = []
+    with pytest.raises(ModelError, match="connection refused"):
+        model = make_model(
+            f"http://127.0.0.1:{port}", max_retries=6, backoff_base=1.0, backoff_cap=30.0
+        )
+        complete(model, on_retry=notices.append)
+    assert notices and sum(n.delay for n in notices) <= 3.0
+    assert len(notices) < 6, "not the full retry policy of the real API"
 
 
 def test_api_key_from_the_environment_is_used(
