@@ -7,6 +7,7 @@ committed on the branch (marked incomplete unless green) and the transcript and 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
@@ -43,6 +44,7 @@ class RunOptions:
     api_retries: int = 6
     replay_of: Path | None = None  # a run directory whose recorded replies stand in for the model
     max_turns_given: bool = False  # True when the caller chose max_turns; else the spec's counts
+    keep_worktree: bool = False  # keep a green run's worktree (for a caller that inspects it)
 
 
 class Reporter(Protocol):
@@ -76,6 +78,11 @@ class RunOutcome:
     cost: float | None = 0.0
     usage: dict[str, int] = field(default_factory=dict)
     gate: list[dict[str, Any]] = field(default_factory=list)
+    worktree: bool = False  # the run worked in a worktree of its own
+    checkout: str = ""  # the branch the user's checkout is on now; "" when never touched
+    branch_deleted: bool = False  # the run committed nothing, so its branch is gone
+    worktree_removed: bool = False
+    note: str = ""  # why the checkout or a worktree stayed where it is
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -84,62 +91,83 @@ class RunOutcome:
 
 
 def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutcome:
+    """Check everything that can be checked, then make a branch (or a worktree) and run.
+    A problem found before the branch exists leaves the repo exactly as it was."""
+    from agent import preflight
+    from agent.gate import hash_test_files
+    from agent.spec import find_spec
+
     if not options.request.strip():
         raise UsageError("the request is empty; say what to build, e.g. 'add books resource'")
     repo = gitops.open_repo(options.repo.resolve())
     repo_root = Path(repo.working_tree_dir).resolve()
-    from agent.spec import find_spec
-
     spec = find_spec(options.agent, repo_root)
     settings = RepoSettings.load(repo_root)
+    recorded = RunDir(options.replay_of).read_meta() if options.replay_of else {}
+    model = options.model or recorded.get("model") or spec.model or DEFAULT_MODEL
+    gitops.check_clean(repo, worktree=options.worktree, allow_dirty=options.allow_dirty)
+    preflight.check_run(
+        repo_root,
+        settings,
+        model=model,
+        api_key=options.api_key,
+        base_url=options.base_url,
+        sandbox_mode=options.sandbox,
+        network=options.network,
+        replay=bool(recorded),
+    )
     slug = gitops.slugify(options.request)
     run_dir = new_run_dir(runs_root(gitops.common_dir(repo)), slug)
-    recorded = RunDir(options.replay_of).read_meta() if options.replay_of else {}
-    place = gitops.prepare(
-        repo,
-        branch=options.branch or gitops.BRANCH_PREFIX + ("replay-" if recorded else "") + slug,
-        worktree=options.worktree,
-        allow_dirty=options.allow_dirty,
-        run_id=run_dir.run_id,
-        base=recorded.get("base_commit"),
-    )
-    from agent.gate import hash_test_files
-
-    budget = options.budget
-    if spec.max_turns and not options.max_turns_given:
-        budget = replace(budget, max_turns=spec.max_turns)
-    meta = {
-        "run_id": run_dir.run_id,
-        "request": options.request,
-        "status": "running",
-        "repo": str(repo_root),
-        "work_root": str(place.root),
-        "branch": place.branch,
-        "base_commit": place.base_commit,
-        "worktree": place.worktree,
-        "spec": str(spec.path),
-        "model": options.model or recorded.get("model") or spec.model or DEFAULT_MODEL,
-        "replay_of": str(options.replay_of) if options.replay_of else None,
-        "base_url": options.base_url,
-        "budget": budget.to_dict(),
-        "options": {
-            k: getattr(options, k)
-            for k in (
-                "commit",
-                "allow_test_edits",
-                "sandbox",
-                "network",
-                "native_tools",
-                "max_tokens",
-                "api_timeout",
-                "api_retries",
+    with run_dir.hold():
+        try:
+            place = gitops.prepare(
+                repo,
+                branch=options.branch
+                or gitops.BRANCH_PREFIX + ("replay-" if recorded else "") + slug,
+                worktree=options.worktree,
+                run_id=run_dir.run_id,
+                base=recorded.get("base_commit"),
             )
-        },
-        "test_snapshot": hash_test_files(place.root, settings.test_patterns),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    run_dir.write_meta(meta)
-    return _execute(run_dir, meta, options.api_key, reporter or SilentReporter(), fresh=True)
+        except BaseException:
+            shutil.rmtree(run_dir.path, ignore_errors=True)  # a run that never started
+            raise
+        budget = options.budget
+        if spec.max_turns and not options.max_turns_given:
+            budget = replace(budget, max_turns=spec.max_turns)
+        meta = {
+            "run_id": run_dir.run_id,
+            "request": options.request,
+            "status": "running",
+            "repo": str(repo_root),
+            "work_root": str(place.root),
+            "branch": place.branch,
+            "base_commit": place.base_commit,
+            "origin": place.origin,
+            "worktree": place.worktree,
+            "spec": str(spec.path),
+            "model": model,
+            "replay_of": str(options.replay_of) if options.replay_of else None,
+            "base_url": options.base_url,
+            "budget": budget.to_dict(),
+            "options": {
+                k: getattr(options, k)
+                for k in (
+                    "commit",
+                    "allow_test_edits",
+                    "sandbox",
+                    "network",
+                    "native_tools",
+                    "max_tokens",
+                    "api_timeout",
+                    "api_retries",
+                    "keep_worktree",
+                )
+            },
+            "test_snapshot": hash_test_files(place.root, settings.test_patterns),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        run_dir.write_meta(meta)
+        return _execute(run_dir, meta, options.api_key, reporter or SilentReporter(), fresh=True)
 
 
 def resume_run(
@@ -153,7 +181,10 @@ def resume_run(
     model: str | None = None,
 ) -> RunOutcome:
     """Continue a stopped or killed run from its transcript, with what is left of its budget
-    (or with a larger one, given as new totals)."""
+    (or with a larger one, given as new totals). The checkout is switched to the run's branch
+    (or its worktree added again) and, in place, switched back when the run ends."""
+    from agent import preflight
+
     repo = gitops.open_repo(repo_path.resolve())
     run_dir = find_run(runs_root(gitops.common_dir(repo)), ref)
     meta = run_dir.read_meta()
@@ -161,21 +192,27 @@ def resume_run(
         raise UsageError(f"run {run_dir.run_id} has no meta.json; it cannot be resumed")
     if meta.get("status") == "green":
         raise UsageError(f"run {run_dir.run_id} already finished green; nothing to resume")
-    root = Path(meta["work_root"])
-    if not root.is_dir():
-        raise UsageError(f"the work tree of run {run_dir.run_id} is gone: {root}")
-    if gitops.current_branch(root) != meta["branch"]:
-        raise UsageError(
-            f"{root} is on {gitops.current_branch(root)}, not on the run's branch "
-            f"{meta['branch']}; run `git checkout {meta['branch']}` first"
-        )
-    gitops.undo_incomplete_commit(root, run_dir.run_id)
-    if budget:
-        meta["budget"] = budget.to_dict()
     meta.update({k: v for k, v in (("base_url", base_url), ("model", model)) if v})
-    meta["status"] = "running"
-    run_dir.write_meta(meta)
-    return _execute(run_dir, meta, api_key, reporter or SilentReporter(), fresh=False)
+    opts = meta["options"]
+    preflight.check_run(
+        Path(meta["repo"]),
+        RepoSettings.load(Path(meta["repo"])),
+        model=meta["model"],
+        api_key=api_key,
+        base_url=meta.get("base_url"),
+        sandbox_mode=opts["sandbox"],
+        network=opts["network"],
+        replay=bool(meta.get("replay_of")),
+    )
+    with run_dir.hold():
+        meta["origin"] = gitops.enter(gitops.open_repo(Path(meta["repo"])), meta)
+        root = Path(meta["work_root"])
+        gitops.undo_incomplete_commit(root, run_dir.run_id)
+        if budget:
+            meta["budget"] = budget.to_dict()
+        meta["status"] = "running"
+        run_dir.write_meta(meta)
+        return _execute(run_dir, meta, api_key, reporter or SilentReporter(), fresh=False)
 
 
 def _execute(
@@ -207,7 +244,7 @@ def _execute(
             agent.run()
         status, reason, exit_code = "green", "verification passed", 0
     except KeyboardInterrupt:
-        status, reason, exit_code = "interrupted", "interrupted by the user", Interrupted.exit_code
+        status, reason, exit_code = "interrupted", "stopped by Ctrl-C", Interrupted.exit_code
     except ModelError as exc:
         status, reason, exit_code = "model_error", str(exc), ModelError.exit_code
     except StopRun as exc:
@@ -267,12 +304,19 @@ def _finalise(
     if commit:
         with contextlib.suppress(Exception):
             stat = gitops.diffstat(root, meta["base_commit"])
+    try:
+        keep = bool(meta["options"].get("keep_worktree"))
+        left = gitops.leave(meta, green=green, keep_worktree=keep)
+    except Exception as exc:  # the work is committed: say where things are, do not fail
+        left = gitops.Leaving(checkout="", note=f"could not tidy up the checkout: {exc}")
     meta.update(
         status=status,
         reason=reason,
         commit=commit,
         turns=state.turns,
         cost=state.cost,
+        usage=state.usage.to_dict(),
+        branch_deleted=left.branch_deleted,
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
     run_dir.write_meta(meta)
@@ -290,6 +334,11 @@ def _finalise(
         cost=state.cost,
         usage=state.usage.to_dict(),
         gate=checks,
+        worktree=bool(meta.get("worktree")),
+        checkout=left.checkout,
+        branch_deleted=left.branch_deleted,
+        worktree_removed=left.worktree_removed,
+        note=left.note,
     )
 
 

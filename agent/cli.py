@@ -259,6 +259,8 @@ def replay(
 
 
 def _finish(outcome: Any, reporter: Any, as_json: bool) -> None:
+    from agent.ui import facts
+
     if hasattr(reporter, "close"):
         reporter.close()
     if as_json:
@@ -266,22 +268,48 @@ def _finish(outcome: Any, reporter: Any, as_json: bool) -> None:
 
         print(json.dumps({"type": "outcome", **outcome.to_dict()}, default=str))
         raise typer.Exit(outcome.exit_code)
-    cost = "cost unknown" if outcome.cost is None else f"${outcome.cost:.4f}"
-    facts = f"{outcome.turns} turns, {cost}"
-    if outcome.status == "green":
-        where = f"committed {outcome.commit[:10]}" if outcome.commit else "not committed"
-        typer.secho(f"✓ green ({facts}): {where} on {outcome.branch}", fg="green", bold=True)
+    spent = facts(outcome.turns, sum(outcome.usage.values()), outcome.cost)
+    green = outcome.status == "green"
+    if green:
+        if outcome.commit:
+            where = f"committed {outcome.commit[:10]} on {outcome.branch}"
+        elif outcome.branch_deleted and outcome.checkout:
+            where = f"nothing committed; any change is in your checkout on {outcome.checkout}"
+        else:
+            where = "nothing committed"
+        typer.secho(f"✓ green ({spent}): {where}", fg="green", bold=True)
         if outcome.diffstat:
             typer.echo(outcome.diffstat)
     else:
         typer.secho(f"✗ {outcome.status}: {outcome.reason}", fg="red", bold=True, err=True)
         saved = (
-            f"work committed as {outcome.commit[:10]}" if outcome.commit else "no changes committed"
+            f"work committed as {outcome.commit[:10]} on {outcome.branch}"
+            if outcome.commit
+            else "no changes committed"
         )
-        typer.echo(f"  {facts}; {saved} on {outcome.branch}", err=True)
-        typer.echo(f"  transcript: {outcome.run_dir}/transcript.jsonl", err=True)
-        typer.echo(f"  continue with: backend-agent resume {outcome.run_id}", err=True)
+        typer.echo(f"  {spent}; {saved}", err=True)
+    for line in _whereabouts(outcome):
+        typer.echo(f"  {line}", err=not green)
     raise typer.Exit(outcome.exit_code)
+
+
+def _whereabouts(outcome: Any) -> list[str]:
+    """Where the run left the checkout, its branch and its worktree, and how to look."""
+    lines = [outcome.note] if outcome.note else []
+    worktree_kept = outcome.worktree and not outcome.worktree_removed
+    if worktree_kept:
+        lines.append(f"worktree: {outcome.work_root}")
+    if not outcome.branch_deleted:
+        if outcome.checkout and outcome.checkout != outcome.branch:
+            lines.append(f"your checkout is back on {outcome.checkout}")
+        if outcome.checkout != outcome.branch and not worktree_kept:
+            lines.append(f"look: git switch {outcome.branch}  (or: backend-agent show)")
+        else:
+            lines.append("look: backend-agent show")
+    if outcome.status != "green":
+        lines.append(f"transcript: {outcome.run_dir}/transcript.jsonl")
+        lines.append(f"continue with: backend-agent resume {outcome.run_id}")
+    return lines
 
 
 @app.command()

@@ -48,6 +48,23 @@ class WorkPlace:
     branch: str
     base_commit: str
     worktree: bool
+    origin: str  # the branch (or, detached, the commit) the user's checkout was on
+
+
+def origin_of(repo: Any) -> str:
+    return repo.head.commit.hexsha if repo.head.is_detached else repo.active_branch.name
+
+
+def worktree_path(repo: Any, run_id: str) -> Path:
+    return common_dir(repo) / "backend-agent" / "worktrees" / run_id
+
+
+def check_clean(repo: Any, *, worktree: bool, allow_dirty: bool) -> None:
+    if not worktree and not allow_dirty and repo.is_dirty(untracked_files=True):
+        raise UsageError(
+            f"{repo.working_tree_dir} has uncommitted changes; commit or stash them, "
+            "pass --allow-dirty to take them along, or --worktree to work beside them"
+        )
 
 
 def prepare(
@@ -55,27 +72,112 @@ def prepare(
     *,
     branch: str,
     worktree: bool,
-    allow_dirty: bool,
     run_id: str,
     base: str | None = None,
 ) -> WorkPlace:
     """Check out a new branch from `base` (default HEAD) in place, or in a separate worktree
     that leaves the user's checkout untouched (what the bot and the evals use)."""
-    if not worktree and not allow_dirty and repo.is_dirty(untracked_files=True):
-        raise UsageError(
-            f"{repo.working_tree_dir} has uncommitted changes; commit or stash them, "
-            "pass --allow-dirty to take them along, or --worktree to work beside them"
-        )
     base = repo.commit(base or "HEAD").hexsha
     name = _free_branch_name(repo, branch)
+    origin = origin_of(repo)
     if worktree:
-        path = common_dir(repo) / "backend-agent" / "worktrees" / run_id
+        path = worktree_path(repo, run_id)
         repo.git.worktree("add", "-b", name, str(path), base)
         root = path
     else:
         repo.git.checkout("-b", name, base)
         root = Path(repo.working_tree_dir)
-    return WorkPlace(root=root.resolve(), branch=name, base_commit=base, worktree=worktree)
+    return WorkPlace(root.resolve(), name, base, worktree, origin)
+
+
+def enter(repo: Any, meta: dict[str, Any]) -> str:
+    """Put a stopped run's work tree back for `resume`: switch the checkout to the run's branch
+    (or add its worktree again), re-creating a branch that was deleted for being empty.
+    Returns where the checkout should go back to when the run ends."""
+    import git
+
+    branch, base = meta["branch"], meta["base_commit"]
+    exists = branch in {h.name for h in repo.heads}
+    if meta.get("worktree"):
+        path = Path(meta["work_root"])
+        if not path.is_dir():
+            repo.git.worktree("prune")
+            try:
+                if exists:
+                    repo.git.worktree("add", str(path), branch)
+                else:
+                    repo.git.worktree("add", "-b", branch, str(path), base)
+            except git.GitCommandError as exc:
+                why = _git_error(exc)
+                raise UsageError(f"cannot add the worktree of {branch}: {why}") from None
+        return meta.get("origin", "")
+    if current_branch(Path(repo.working_tree_dir)) == branch:  # e.g. after a crash
+        return meta.get("origin", "")
+    if repo.is_dirty(untracked_files=True):
+        raise UsageError(
+            f"{repo.working_tree_dir} has uncommitted changes, and resuming switches it to "
+            f"{branch}; commit or stash them first"
+        )
+    origin = origin_of(repo)
+    try:
+        repo.git.checkout(branch) if exists else repo.git.checkout("-b", branch, base)
+    except git.GitCommandError as exc:
+        raise UsageError(f"cannot switch to {branch}: {_git_error(exc)}") from None
+    return origin
+
+
+@dataclass(frozen=True)
+class Leaving:
+    """Where a run left things: the user's checkout, the run's branch and worktree."""
+
+    checkout: str  # the branch (or commit) the user's checkout is on; "" when untouched
+    branch_deleted: bool = False
+    worktree_removed: bool = False
+    note: str = ""  # why something stayed where the user would not expect it
+
+
+def leave(meta: dict[str, Any], *, green: bool, keep_worktree: bool = False) -> Leaving:
+    """End a run's hold on the repo. In place: the checkout goes back to where the user had it.
+    In a worktree: a green run's worktree is removed (a stopped one stays for `resume`). The
+    run's branch keeps its commits; a branch without any is deleted."""
+    import git
+
+    repo = git.Repo(meta["repo"])
+    branch, root = meta["branch"], Path(meta["work_root"])
+    try:
+        empty = repo.commit(branch).hexsha == meta["base_commit"]
+    except (git.BadName, ValueError):
+        return Leaving(checkout="" if meta.get("worktree") else current_branch(root))
+    if meta.get("worktree"):
+        if not green or keep_worktree:
+            return Leaving(checkout="")
+        if git.Repo(root).is_dirty(untracked_files=True):
+            return Leaving(checkout="", note=f"worktree {root} kept: it has uncommitted changes")
+        repo.git.worktree("remove", str(root))
+        if empty:
+            repo.git.branch("-D", branch)
+        return Leaving(checkout="", branch_deleted=empty, worktree_removed=True)
+    origin = meta.get("origin")
+    if not origin or current_branch(root) != branch:
+        return Leaving(checkout=current_branch(root))
+    if not empty and repo.is_dirty(untracked_files=True):
+        return Leaving(checkout=branch, note=f"stayed on {branch}: it has uncommitted changes")
+    try:  # uncommitted changes (--no-commit) come along: both ends are the same commit
+        if origin in {h.name for h in repo.heads}:
+            repo.git.checkout(origin)
+        else:
+            repo.git.checkout("--detach", origin)
+    except git.GitCommandError as exc:
+        return Leaving(checkout=branch, note=f"stayed on {branch}: {_git_error(exc)}")
+    if empty:
+        repo.git.branch("-D", branch)
+    return Leaving(checkout=origin, branch_deleted=empty)
+
+
+def _git_error(exc: Any) -> str:
+    lines = [line.strip() for line in str(exc.stderr or exc).splitlines() if line.strip()]
+    text = lines[0] if lines else str(exc)
+    return text.removeprefix("stderr: ").strip("'").removeprefix("error: ").removeprefix("fatal: ")
 
 
 def _free_branch_name(repo: Any, wanted: str) -> str:

@@ -276,7 +276,8 @@ class Agent:
         if result.ok:
             return result
         if self.state.gate_rounds >= self.budget.max_gate_rounds:
-            raise StopRun(f"verification still red after {self.state.gate_rounds} rounds")
+            rounds = self.state.gate_rounds
+            raise StopRun(f"verification still red after {rounds} round{'s' * (rounds != 1)}")
         report = render(
             "gate_report.md.j2",
             round=result.round,

@@ -31,11 +31,12 @@ def session(
     """The ready `Agent` of a run; everything it started (database, processes) ends on exit."""
     from agent.context import ContextPolicy
     from agent.gate import build_gate
+    from agent.preflight import command_env
     from agent.runner import Agent
     from agent.spec import load_spec
     from tools.base import Workspace
     from tools.process import CommandRunner
-    from tools.secrets import Redactor, scrubbed_env
+    from tools.secrets import Redactor
 
     root = Path(meta["work_root"])
     opts = meta["options"]
@@ -43,7 +44,7 @@ def session(
     spec = load_spec(Path(meta["spec"]))
     model = _model(meta, api_key, record)  # first: a missing key fails before anything starts
     with contextlib.ExitStack() as stack:
-        env = scrubbed_env(os.environ, allow=settings.env_allow)
+        env = command_env(settings)  # backend-agent's own bin dir on PATH
         new_database, socket_dir = _database(stack, root, settings, env, record)
         sandbox = _sandbox(opts, settings, [socket_dir] if socket_dir else [], record)
         redactor = Redactor.from_environment(

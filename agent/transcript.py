@@ -5,6 +5,8 @@ transcript that reads back; only its last line can be torn, and the reader skips
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import time
@@ -91,6 +93,66 @@ class RunDir:
     def events(self) -> list[dict[str, Any]]:
         return read_events(self.transcript_path)
 
+    @property
+    def lock_path(self) -> Path:
+        return self.path / "lock"
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Mark the run live while the block runs. The kernel drops the lock when this process
+        dies, however it dies, so a run that shows as live is live."""
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(
+                f"run {self.run_id} is running (pid {self.live_pid()}); "
+                "wait for it to end, or stop it first"
+            ) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            yield
+        finally:
+            os.close(fd)
+
+    def live_pid(self) -> int | None:
+        """The pid of the process running this run, or None when no process is."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    def status(self, meta: dict[str, Any] | None = None) -> str:
+        """The recorded status, except that a run whose process died reads "dead"."""
+        meta = self.read_meta() if meta is None else meta
+        recorded = meta.get("status", "?")
+        if recorded in ("running", "?") and self.live_pid() is None:
+            return "dead"
+        return recorded
+
+
+def totals(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """Turns, tokens and cost as the transcript has them: right even for a run that died."""
+    turns, tokens, cost = 0, 0, 0.0
+    for event in events:
+        if event["type"] == "usage":
+            turns += 1
+            tokens += sum(event["usage"].values())
+            cost = None if cost is None or event["cost"] is None else cost + event["cost"]
+    return {"turns": turns, "tokens": tokens, "cost": cost}
+
 
 def new_run_dir(root: Path, slug: str) -> RunDir:
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -114,14 +176,12 @@ def iter_runs(root: Path) -> Iterator[RunDir]:
 
 
 def find_run(root: Path, ref: str) -> RunDir:
-    """A run by id, a unique prefix or suffix of one, or `last`."""
+    """A run by id, a unique part of one, or `last`."""
     runs = list(iter_runs(root))
     started = [r for r in runs if r.read_meta().get("work_root")]
     if ref in ("last", "latest") and started:
         return started[0]  # a run killed during its setup has nothing to resume
-    matches = [r for r in runs if r.run_id == ref] or [
-        r for r in runs if r.run_id.startswith(ref) or r.run_id.endswith(ref)
-    ]
+    matches = [r for r in runs if r.run_id == ref] or [r for r in runs if ref in r.run_id]
     if len(matches) == 1:
         return matches[0]
     if not matches:

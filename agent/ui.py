@@ -8,6 +8,12 @@ import time
 from typing import Any, TextIO
 
 
+def facts(turns: int, tokens: int, cost: float | None) -> str:
+    """What a run spent, worded the same at its end, in `show` and in `runs`."""
+    spent = "cost unknown" if cost is None else f"${cost:.4f}"
+    return f"{turns} turn{'s' * (turns != 1)}, {tokens:,} tokens, {spent}"
+
+
 class JsonReporter:
     """One JSON object per line: every transcript event, plus the streamed text."""
 

@@ -43,8 +43,14 @@ def test_red_gate_then_fix_ends_green_with_one_commit(calc_repo, cli, fake_api):
     result = cli("add a mul function", "--base-url", api.url, cwd=calc_repo)
     assert result.returncode == 0, result.stderr
     assert "green" in result.stdout
-    assert git(calc_repo, "branch", "--show-current") == "backend-agent/add-a-mul-function"
-    assert git(calc_repo, "rev-list", "--count", "main..HEAD") == "1"
+    branch = "backend-agent/add-a-mul-function"
+    # The user's checkout is back where it was; the change waits on the run's branch.
+    assert git(calc_repo, "branch", "--show-current") == "main"
+    assert f"git switch {branch}" in result.stderr + result.stdout
+    assert "your checkout is back on main" in result.stderr + result.stdout
+    assert not (calc_repo / "mul.py").exists()
+    assert git(calc_repo, "rev-list", "--count", f"main..{branch}") == "1"
+    git(calc_repo, "switch", "-q", branch)
     message = git(calc_repo, "log", "-1", "--format=%B")
     assert message.startswith("Add a mul function\n")
     assert "Added `mul`, which multiplies" in message
