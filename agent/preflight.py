@@ -110,25 +110,24 @@ def gate_programs(root: Path, settings: RepoSettings) -> list[str]:
 
 
 def _probe_script(programs: list[str]) -> str:
-    """Prints each program that cannot start, one a line, with what the shell said."""
+    """Prints one line per program: "PROGRAM<TAB>PATH", or "PROGRAM<TAB>" when it cannot start."""
     lines = []
     for program in programs:
+        name = shlex.quote(program)
         if " -m " in program:
             python, _, module = program.split()
-            test = (
-                f"{python} -c 'import importlib.util as u, sys; "
-                f'sys.exit(u.find_spec("{module}") is None)\''
-            )
+            spec = f'import importlib.util as u; print(u.find_spec("{module}").origin)'
+            test = f"{python} -c {shlex.quote(spec)} 2>/dev/null"
         else:
             test = f"command -v {shlex.quote(program)}"
-        lines.append(f"{test} >/dev/null 2>&1 || echo {shlex.quote(program)}")
+        lines.append(f'printf "%s\\t%s\\n" {name} "$({test})"')
     return "\n".join(lines)
 
 
-def missing_programs(
+def probe_programs(
     sandbox: Any, root: Path, env: Mapping[str, str], programs: list[str]
-) -> list[str]:
-    """The programs among `programs` that cannot start inside `sandbox` in `root`."""
+) -> dict[str, str | None]:
+    """Where each program is found inside `sandbox`, run in `root`; None when it is not."""
     argv = sandbox.wrap(["bash", "-c", _probe_script(programs)], root)
     try:
         done = subprocess.run(
@@ -140,21 +139,26 @@ def missing_programs(
             text=True,
             timeout=_PROBE_TIMEOUT,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return [f"(the sandbox itself: {exc})"]
-    if done.returncode != 0 and not done.stdout.strip():
-        return [f"(the sandbox itself: {(done.stderr.strip() or 'no output')[:200]})"]
-    return done.stdout.split("\n")[:-1] if done.stdout else []
+        output = done.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        output = ""
+    found: dict[str, str | None] = dict.fromkeys(programs)
+    for line in output.splitlines():
+        program, _, where = line.partition("\t")
+        if program in found and where.strip():
+            found[program] = where.strip()
+    return found
 
 
 def check_gate_tools(sandbox: Any, root: Path, settings: RepoSettings) -> None:
-    programs = gate_programs(root, settings)
-    missing = missing_programs(sandbox, root, command_env(settings), programs)
+    found = probe_programs(sandbox, root, command_env(settings), gate_programs(root, settings))
+    missing = [program for program, where in found.items() if where is None]
     if missing:
         raise UsageError(
-            f"the gate needs {', '.join(missing)}, which cannot start inside the {sandbox.name} "
-            f"sandbox; install it where backend-agent runs (e.g. {own_bin_dir()}/pip install "
-            "ruff pytest) or fix [tool.backend-agent] commands; see `backend-agent doctor`"
+            f"the gate runs {', '.join(missing)}, which cannot start inside the {sandbox.name} "
+            f"sandbox; install it where backend-agent runs ({sys.executable} -m pip install "
+            "ruff pytest) or change the commands in [tool.backend-agent]; "
+            "see `backend-agent doctor`"
         )
 
 

@@ -35,6 +35,9 @@ class RunState:
     elapsed: float = 0.0
     measured_tokens: int = 0  # prompt + reply tokens of the newest turn, as the API counted them
     measured_at: int = 0  # how many messages that count covered
+    # Tool calls of the newest reply that were started: id -> their recorded result event, or
+    # None while running. A resume after a crash finds here what must not run twice.
+    calls: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def apply(self, event: Mapping[str, Any]) -> None:
         """The single place where events change state, for a live run and a replay alike."""
@@ -42,6 +45,11 @@ class RunState:
         if kind == "message":
             self.messages.append(event["message"])
             self.last_stop = event.get("stop_reason")
+            self.calls = {}
+        elif kind == "tool_call":
+            self.calls[event["id"]] = None
+        elif kind == "tool_result":
+            self.calls[event["id"]] = event
         elif kind == "usage":
             usage = Usage.from_dict(event["usage"])
             self.turns += 1
@@ -206,7 +214,9 @@ class Agent:
         content: list[dict[str, Any]] = []
         try:
             for block in blocks:
-                content.append(_tool_result(block, self.call_tool(block)))
+                content.append(
+                    _tool_result(block, self.resume_tool(block) or self.call_tool(block))
+                )
         except KeyboardInterrupt:
             # Answer every call, so the conversation stays valid and a resume does not run
             # again what the user just stopped.
@@ -222,6 +232,29 @@ class Agent:
                 }
             )
         self.emit({"type": "message", "message": {"role": "user", "content": content}})
+
+    def resume_tool(self, block: dict[str, Any]) -> ToolResult | None:
+        """The result of a call this run already started before it was killed: the recorded
+        one, or, when it died mid-call, a note that its effect is unknown. Never a re-run: a
+        migration or a `git` command must not happen twice behind the model's back."""
+        if block.get("id") not in self.state.calls:
+            return None
+        recorded = self.state.calls[block["id"]]
+        if recorded is not None:
+            return ToolResult(recorded["output"], recorded["is_error"], recorded["summary"])
+        result = ToolResult(render("crashed.md.j2"), is_error=True)
+        self.emit(
+            {
+                "type": "tool_result",
+                "id": block["id"],
+                "name": block.get("name", ""),
+                "is_error": True,
+                "summary": f"{block.get('name', '')} -> interrupted by a crash, not run again",
+                "output": result.output,
+                "crashed": True,
+            }
+        )
+        return result
 
     def call_tool(self, block: dict[str, Any]) -> ToolResult:
         name, tool_input = block.get("name", ""), block.get("input")

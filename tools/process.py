@@ -7,6 +7,7 @@ import os
 import selectors
 import signal
 import subprocess
+import sys
 import time
 import uuid
 import weakref
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tools._reaper import MARKER_VAR, kill_cgroup, kill_marked
 from tools.templating import render_block
 
 if TYPE_CHECKING:
@@ -36,9 +38,9 @@ class Executor(Protocol):
     def run(self, command: str, cwd: Path, timeout: float) -> CommandResult: ...
 
 
-# Every process of a command inherits this variable; it is how stray processes are found when
-# no PID namespace contains them.
-MARKER_VAR = "BACKEND_AGENT_COMMAND_ID"
+# Every process of a command inherits MARKER_VAR; it is how stray processes are found when no
+# PID namespace contains them.
+REAPER = Path(__file__).with_name("_reaper.py")
 _CHUNK = 64 * 1024
 _POLL = 0.1  # how often a silent command is checked for having exited
 _LINGER = 0.2  # output still accepted from background processes after the command exited
@@ -105,31 +107,6 @@ def _cut_partial_start(data: bytes) -> bytes:
 def _exit_code(returncode: int) -> int:
     """Shell convention: killed by signal N reads as 128+N, as the model knows it from bash."""
     return 128 - returncode if returncode < 0 else returncode
-
-
-def _kill_marked(marker: str) -> int:
-    """SIGKILL every process whose environment carries the marker, until none is left (a fork
-    bomb keeps making new ones for a while). Best effort: a process that rewrote its own
-    environment, or exec'd with a fresh one, is not found."""
-    needle = f"{MARKER_VAR}={marker}".encode()
-    killed = 0
-    for _ in range(50):
-        found = 0
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry.name}/environ", "rb") as fh:
-                    if needle not in fh.read():
-                        continue
-                os.kill(int(entry.name), signal.SIGKILL)
-                found += 1
-            except OSError:
-                continue
-        killed += found
-        if not found:
-            break
-    return killed
 
 
 def _own_pids_cgroup() -> tuple[Path, int] | None:
@@ -211,20 +188,7 @@ class ProcessLimit:
         return ["/bin/sh", "-c", script, str(group / "cgroup.procs"), *argv]
 
     def kill(self, group: Path) -> None:
-        if self.version == 2 and (group / "cgroup.kill").exists():
-            with contextlib.suppress(OSError):
-                (group / "cgroup.kill").write_text("1")
-                return
-        for _ in range(100):  # pids.max bounds how many a fork bomb can add meanwhile
-            try:
-                pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
-            except OSError:
-                return
-            if not pids:
-                return
-            for pid in pids:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+        kill_cgroup(group, self.version)
 
     def release(self, group: Path) -> None:
         """Kill what is left and remove the group. Processes of a dead PID namespace take a few
@@ -246,6 +210,15 @@ class ProcessLimit:
 
     def close(self) -> None:
         self._finalizer()
+
+
+def _stop_reaper(reaper: subprocess.Popen[bytes]) -> None:
+    """Close the reaper's pipe: with no command running it just exits, and is waited for."""
+    with contextlib.suppress(OSError):
+        if reaper.stdin is not None:
+            reaper.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        reaper.wait(timeout=5)
 
 
 def _remove_stale(own: Path) -> None:
@@ -309,6 +282,8 @@ class CommandRunner:
         self.output_limit = output_limit
         self.redactor = redactor
         self.limit = ProcessLimit.create(max_processes) if max_processes else None
+        self._reaper: subprocess.Popen[bytes] | None = None
+        self._reaper_done: Any = None
 
     def describe_limits(self) -> str:
         """One line for `backend-agent doctor`."""
@@ -319,9 +294,30 @@ class CommandRunner:
         )
 
     def close(self) -> None:
-        """Remove the runner's cgroup directory (also done at interpreter exit)."""
+        """Remove the runner's cgroup directory and stop its reaper (also done at exit)."""
         if self.limit is not None:
             self.limit.close()
+        if self._reaper_done is not None:
+            self._reaper_done()
+
+    def _tell_reaper(self, line: str) -> None:
+        """Keep the reaper informed of running commands; started at the first one, and only
+        without a PID namespace (bubblewrap's dies with the runner by itself)."""
+        if self.sandbox.contains_processes:
+            return
+        if self._reaper is None:
+            self._reaper = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(REAPER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            self._reaper_done = weakref.finalize(self, _stop_reaper, self._reaper)
+        with contextlib.suppress(OSError, ValueError):
+            assert self._reaper.stdin is not None
+            self._reaper.stdin.write(line.encode())
+            self._reaper.stdin.flush()
 
     def run(self, command: str, cwd: Path, timeout: float) -> CommandResult:
         started = time.monotonic()
@@ -353,6 +349,8 @@ class CommandRunner:
             message = _say("cannot_start", error=exc)
             code = 127 if isinstance(exc, FileNotFoundError) else 126
             return CommandResult(command, code, message, duration=time.monotonic() - started)
+        version = self.limit.version if self.limit is not None else 0
+        self._tell_reaper(f"+ {proc.pid} {marker} {group or '-'} {version}\n")
         timed_out = False
         try:
             timed_out, lingering = self._pump(proc, out, started + timeout)
@@ -360,6 +358,7 @@ class CommandRunner:
                 notes.append(_say("background_stopped"))
         finally:  # also on KeyboardInterrupt: never leave the tree behind
             self._kill_tree(proc, marker, group)
+            self._tell_reaper(f"- {proc.pid}\n")
             if proc.stdout is not None:
                 self._drain(proc.stdout.fileno(), out)
                 proc.stdout.close()
@@ -418,7 +417,7 @@ class CommandRunner:
         if group is not None and self.limit is not None:
             self.limit.release(group)
         elif not self.sandbox.contains_processes:
-            _kill_marked(marker)
+            kill_marked(marker)
         proc.wait()
 
     @staticmethod
