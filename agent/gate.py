@@ -185,6 +185,8 @@ class AlembicCheck:
             if result.exit_code == 0:
                 return True, _say("alembic_agree"), ""
             summary = summarize_lint(result)
+            if result.exit_code == 127:  # the shell's "command not found"
+                return False, _say("alembic_missing"), summary.report
             return False, _say("alembic_differ"), summary.report
 
         return _timed(self.name, body)

@@ -14,6 +14,9 @@ def facts(turns: int, tokens: int, cost: float | None) -> str:
     return f"{turns} turn{'s' * (turns != 1)}, {tokens:,} tokens, {spent}"
 
 
+CAUSE_LINES = 2  # of a failing check's report, under its headline
+
+
 class JsonReporter:
     """One JSON object per line: every transcript event, plus the streamed text."""
 
@@ -56,10 +59,12 @@ class ConsoleReporter:
         if not self.quiet:
             self.console.print(text, style=style or None, markup=False)
 
-    def block(self, text: str, limit: int = 40) -> None:
-        """Indented output, its first and last lines when long."""
+    def block(self, text: str, limit: int = 40, cut: bool = False) -> None:
+        """Indented output, its first and last lines when long (`cut`: its first lines)."""
         lines = text.rstrip("\n").split("\n")
-        if len(lines) > limit:
+        if cut:
+            lines = [line for line in lines if line.strip()][:limit]
+        elif len(lines) > limit:
             lines = [
                 *lines[: limit // 2],
                 f"[... {len(lines) - limit} lines ...]",
@@ -153,6 +158,8 @@ class ConsoleReporter:
             )
             if self.full and check["report"]:
                 self.block(check["report"])
+            elif not check["ok"]:  # the cause, not just "exit 127"
+                self.block(check["report"], limit=CAUSE_LINES, cut=True)
 
     def on_retry(self, e: dict[str, Any]) -> None:
         self.flush_text()
