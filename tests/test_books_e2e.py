@@ -49,9 +49,10 @@ def test_add_books_resource_goes_green_with_one_commit(project, cli, fake_api):
         "tests",
     ]
     assert all(c["ok"] for c in gate["checks"]), json.dumps(gate, indent=1)
-    assert git(project, "branch", "--show-current") == "backend-agent/add-books-resource"
-    assert git(project, "rev-list", "--count", "main..HEAD") == "1"
-    changed = git(project, "diff", "--name-only", "main..HEAD").splitlines()
+    assert git(project, "branch", "--show-current") == "main"  # back where the user was
+    branch = "backend-agent/add-books-resource"
+    assert git(project, "rev-list", "--count", f"main..{branch}") == "1"
+    changed = git(project, "diff", "--name-only", f"main..{branch}").splitlines()
     for path in (
         "app/models/book.py",
         "app/schemas/book/request.py",
@@ -84,4 +85,4 @@ def test_a_broken_rule_is_reported_then_fixed(project, cli, fake_api):
     assert second["ok"]
     report = api.message_requests[len(books_rule_breaking_turns()) + 1].body["messages"][-1]
     assert "BA101" in json.dumps(report)
-    assert git(project, "rev-list", "--count", "main..HEAD") == "1"
+    assert git(project, "rev-list", "--count", "main..backend-agent/add-books-resource") == "1"

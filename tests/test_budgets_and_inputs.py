@@ -22,15 +22,16 @@ def test_turn_budget_stops_with_a_wip_commit_and_resume_finishes(calc_repo, cli,
     assert result.returncode == 1
     assert "turn budget spent (1 of 1 turns)" in result.stderr
     assert "resume" in result.stderr
-    message = git(calc_repo, "log", "-1", "--format=%B")
+    branch = "backend-agent/add-a-mul-function"
+    message = git(calc_repo, "log", "-1", "--format=%B", branch)
     assert message.startswith("WIP (incomplete): Add a mul function")
     assert "Backend-Agent-Status: incomplete" in message
-    assert (calc_repo / "mul.py").exists()
+    assert git(calc_repo, "show", f"{branch}:mul.py")
 
     resumed = cli("resume", "last", "--max-turns", "10", "--base-url", api.url, cwd=calc_repo)
     assert resumed.returncode == 0, resumed.stderr
-    assert git(calc_repo, "rev-list", "--count", "main..HEAD") == "1", "WIP folded into one"
-    assert "Backend-Agent-Status: verified" in git(calc_repo, "log", "-1", "--format=%B")
+    assert git(calc_repo, "rev-list", "--count", f"main..{branch}") == "1", "WIP folded into one"
+    assert "Backend-Agent-Status: verified" in git(calc_repo, "log", "-1", "--format=%B", branch)
     # The resumed session carried on the conversation rather than starting over.
     assert len(api.message_requests[1].body["messages"]) == 3
 
@@ -69,7 +70,9 @@ def test_unknown_model_cost_is_unknown_not_zero(calc_repo, cli, fake_api):
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.splitlines()[-1])
     assert outcome["cost"] is None
-    assert "Cost: unknown" in git(calc_repo, "log", "-1", "--format=%B")
+    assert "Cost: unknown" in git(
+        calc_repo, "log", "-1", "--format=%B", "backend-agent/add-a-mul-function"
+    )
     warning = next(e for e in map(json.loads, result.stdout.splitlines()) if e["type"] == "warning")
     assert "--max-cost not enforced" in warning["message"]
 

@@ -62,15 +62,20 @@ def read_transcript(repo: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in transcript_lines(repo)]
 
 
-def commits_on_branch(repo: Path) -> int:
-    return int(git(repo, "rev-list", "--count", "main..HEAD"))
+def run_branch(repo: Path) -> str:
+    """The branch of the newest run, from its meta."""
+    return json.loads((run_dirs(repo)[-1] / "meta.json").read_text())["branch"]
 
 
 def assert_green_with_one_commit(repo: Path) -> None:
-    assert git(repo, "branch", "--show-current").startswith("backend-agent/")
-    assert commits_on_branch(repo) == 1
-    assert "Backend-Agent-Status: verified" in git(repo, "log", "-1", "--format=%B")
-    assert git(repo, "show", "HEAD:mul.py") == GOOD_MUL.rstrip("\n")
+    """Green, one commit on the run's branch, and the checkout back where the run began."""
+    meta = json.loads((run_dirs(repo)[-1] / "meta.json").read_text())
+    branch = meta["branch"]
+    assert meta["status"] == "green"
+    assert git(repo, "branch", "--show-current") == meta["origin"]
+    assert int(git(repo, "rev-list", "--count", f"main..{branch}")) == 1
+    assert "Backend-Agent-Status: verified" in git(repo, "log", "-1", "--format=%B", branch)
+    assert git(repo, "show", f"{branch}:mul.py") == GOOD_MUL.rstrip("\n")
     assert git(repo, "status", "--porcelain") == ""
 
 
@@ -187,7 +192,7 @@ def test_more_faults_than_retries_stop_cleanly_and_resume_finishes(
     assert [e["reason"] for e in events if e["type"] == "retry"][:1] == ["429 rate_limit_error"]
     assert len([e for e in events if e["type"] == "retry"]) == 2
     assert events[-1]["type"] == "run_end" and events[-1]["status"] == "model_error"
-    message = git(repo, "log", "-1", "--format=%B")
+    message = git(repo, "log", "-1", "--format=%B", run_branch(repo))
     assert "Backend-Agent-Status: incomplete" in message, "the work so far is kept"
     assert len(api.message_requests) == 1 + 3
 
