@@ -351,7 +351,7 @@ def runs(
         status = run_dir.status(meta)
         spent = (
             {"turns": meta["turns"], "tokens": sum(meta["usage"].values()), "cost": meta["cost"]}
-            if status != "running" and "usage" in meta
+            if meta.get("status") not in (None, "running") and "usage" in meta
             else totals(run_dir.events())
         )
         date = meta.get("created", "")[:16].replace("T", " ")

@@ -117,7 +117,8 @@ class ConsoleReporter:
         self.line(f"  branch {e['branch']} in {where}; model {e['model']}", "dim")
 
     def on_resume(self, e: dict[str, Any]) -> None:
-        self.line(f"resuming run {e['run_id']} after {e['turns']} turns", "bold")
+        turns = e["turns"]
+        self.line(f"resuming run {e['run_id']} after {turns} turn{'s' * (turns != 1)}", "bold")
 
     def on_sandbox(self, e: dict[str, Any]) -> None:
         style = "bold red" if e["name"] == "off" else "dim"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from agent.transcript import read_events
-from tests.conftest import CALC_PYPROJECT, cli_env, git, init_repo, start_cli
+from tests.conftest import CALC_PYPROJECT, cli_env, git, init_repo, run_cli, start_cli
 from tests.fakes.anthropic_server import FakeAnthropic, Turn, tool_use
 from tests.test_faults import SCRIPT, make_repo, run_dirs
 
@@ -223,33 +222,14 @@ def test_sigkill_leaves_no_process_and_resume_never_reruns_the_call(tmp_path, sa
             time.sleep(0.05)
         assert ours_alive("sleep 60.5") == [], "a command outlived the killed runner"
 
-        listed = subprocess.run(
-            [sys.executable, "-m", "agent", "runs"],
-            cwd=repo,
-            env=cli_env(),
-            capture_output=True,
-            text=True,
-        ).stdout
+        listed = run_cli("runs", cwd=repo).stdout
         row = next(line for line in listed.splitlines() if "add-a-mul-function" in line)
         assert " dead " in row and " 1 turns " in row, row
-        shown = subprocess.run(
-            [sys.executable, "-m", "agent", "show", "last"],
-            cwd=repo,
-            env=cli_env(),
-            capture_output=True,
-            text=True,
-        ).stdout
+        shown = run_cli("show", "last", cwd=repo).stdout
         assert "status: dead the process died" in shown
         assert shown.rstrip().splitlines()[-1].startswith("1 turn, ")
 
-        resumed = subprocess.run(
-            [sys.executable, "-m", "agent", "resume", "last", "--base-url", api.url],
-            cwd=repo,
-            env=cli_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        resumed = run_cli("resume", "last", "--base-url", api.url, cwd=repo, timeout=300)
         assert resumed.returncode == 0, resumed.stderr
         answer = api.message_requests[1].body["messages"][-1]["content"][0]
     assert answer["is_error"] and "crashed while this tool call was running" in answer["content"]
@@ -326,13 +306,7 @@ def test_alembic_missing_is_named_as_such(tmp_path):
 
 def test_doctor_finds_our_own_ruff_and_checks_the_server(calc_repo, cli):
     env = {**cli_env(), "PATH": "/usr/bin:/bin"}  # backend-agent's venv not activated
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", "doctor"],
-        cwd=calc_repo,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    result = run_cli("doctor", cwd=calc_repo, env=env)
     assert result.returncode == 0, result.stdout
     ruff = next(line for line in result.stdout.splitlines() if "ruff (in sandbox)" in line)
     assert ruff.startswith("✓") and str(Path(sys.executable).parent) in ruff
@@ -344,12 +318,5 @@ def test_the_gate_finds_our_own_ruff_without_an_activated_venv(tmp_path, fake_ap
     repo = make_repo(tmp_path / "repo")
     api = fake_api(SCRIPT)
     env = {**cli_env(), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-m", "agent", REQUEST, "--base-url", api.url],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_cli(REQUEST, "--base-url", api.url, cwd=repo, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
