@@ -1,8 +1,10 @@
 """Start and resume runs: the one API that the CLI, the GitHub bot and the eval harness call.
 
-A run is set up here (git, spec, settings, run directory), assembled by `agent.session`,
-handed to the loop in `agent.runner`, and always finalised here: whatever ends it, the work is
-committed on the branch (marked incomplete unless green) and the transcript and meta are saved."""
+A run is checked (`agent.preflight`) before anything is touched, then set up here (git, spec,
+settings, run directory), assembled by `agent.session`, handed to the loop in `agent.runner`,
+and always finalised here: whatever ends it, the work is committed on the branch (marked
+incomplete unless green), the transcript and meta are saved, and the checkout goes back to
+where the user had it (`gitops.leave`)."""
 
 from __future__ import annotations
 
