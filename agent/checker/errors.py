@@ -1,11 +1,11 @@
-"""Status-code and error-handling rules that apply anywhere under app/."""
+"""Status-code and error-handling rules that apply to every file."""
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 
-from agent.checker.astutil import keyword, last_name
+from agent.checker.astutil import dotted, keyword, last_name
 from agent.checker.base import violation
 from agent.checker.project import ProjectIndex, SourceFile
 from agent.checker.rules import Violation
@@ -16,14 +16,47 @@ def check_errors(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> I
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             yield from _status_codes(source, node)
-        elif isinstance(node, ast.ExceptHandler) and all(map(_is_noop, node.body)):
-            caught = ast.unparse(node.type) if node.type is not None else "everything"
-            yield violation(
-                source,
-                node,
-                "BA106",
-                f"`except {caught}` swallows the error; handle it or raise an `AppError`",
-            )
+    for block in _blocks(tree):
+        for position, stmt in enumerate(block):
+            if not isinstance(stmt, ast.Try | ast.TryStar):
+                continue
+            for handler in stmt.handlers:
+                if all(map(_is_noop, handler.body)) and not _falls_back(stmt, block[:position]):
+                    caught = ast.unparse(handler.type) if handler.type is not None else "everything"
+                    yield violation(
+                        source,
+                        handler,
+                        "BA106",
+                        f"`except {caught}` swallows the error; handle it or raise an `AppError`",
+                    )
+
+
+def _blocks(tree: ast.AST) -> Iterator[list[ast.stmt]]:
+    """Every statement list: module, function, loop, `if`, `with`, `try` bodies, handlers."""
+    for node in ast.walk(tree):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                yield block
+
+
+def _falls_back(stmt: ast.Try | ast.TryStar, before: list[ast.stmt]) -> bool:
+    """`value = default` then `try: value = parse(x)` / `except ValueError: pass`: the
+    preset default is the handling, nothing is lost."""
+    preset = {name for earlier in before for name in _assigned(earlier)}
+    targets = [_assigned(inner) for inner in stmt.body]
+    return all(names and names <= preset for names in targets)
+
+
+def _assigned(stmt: ast.stmt) -> set[str]:
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, ast.AnnAssign | ast.AugAssign):
+        targets = [stmt.target]
+    else:
+        return set()
+    names = {dotted(target) for target in targets}
+    return names if "" not in names else set()
 
 
 def _status_codes(source: SourceFile, call: ast.Call) -> Iterator[Violation]:
