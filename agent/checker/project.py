@@ -165,6 +165,10 @@ class ProjectIndex:
     # Columns indexed through `__table_args__` (Index/UniqueConstraint), per model.
     table_arg_indexes: dict[str, set[str]] = field(default_factory=dict)
     declarative_names: set[str] = field(default_factory=set)
+    # Qualified names of module-level sync HTTP clients and password hashers -> what they are.
+    blocking_objects: dict[str, str] = field(default_factory=dict)
+    # Qualified names of the project's sync functions that block -> the blocking call.
+    blocking_functions: dict[str, str] = field(default_factory=dict)
 
     def parsed(self) -> Iterator[tuple[SourceFile, ast.Module]]:
         for source in self.files:

@@ -135,6 +135,15 @@ RULES: dict[str, Rule] = {
         "Every Service Method Must: Handle database errors and raise appropriate `AppError`",
         False,
     ),
+    # Heuristic: known blocking APIs resolved through imports (bcrypt, hashlib KDFs,
+    # time.sleep, requests, httpx/urllib sync calls, subprocess, passlib/pwdlib hashers,
+    # sync HTTP client objects), and the project's sync functions that call them.
+    "BA306": Rule(
+        "Blocking call inside `async def` (bcrypt, hashlib KDFs, `time.sleep`, sync HTTP)",
+        "Stack: FastAPI with async/await (a blocking call stalls every request on the event "
+        "loop; hand it to `run_in_threadpool`/`asyncio.to_thread`)",
+        True,
+    ),
     # Security / "Never Do"
     "BA401": Rule(
         "Raw SQL built with f-string, `%`, `.format()` or concatenation",
@@ -211,7 +220,10 @@ def validate_selectors(selectors: Sequence[str]) -> None:
         if selector == "ALL":
             continue
         if not any(code.startswith(selector) for code in RULES):
-            raise ValueError(f"unknown rule selector: {selector!r}")
+            raise ValueError(
+                f"unknown rule selector: {selector!r} (codes are {min(RULES)}-{max(RULES)} or "
+                "a prefix such as BA1; list them with `python -m agent.checker --rules`)"
+            )
 
 
 def enabled_codes(select: Sequence[str] | None, ignore: Sequence[str]) -> frozenset[str]:
