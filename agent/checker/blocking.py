@@ -74,14 +74,17 @@ def index_blocking(index: ProjectIndex) -> None:
                 for target in stmt.targets:
                     if kind and isinstance(target, ast.Name):
                         index.blocking_objects[f"{source.module}.{target.id}"] = kind
+    calls = {
+        key: (source, _local_objects(source, func), _calls(func))
+        for key, (source, func) in functions.items()
+    }
     changed = True
     while changed:
         changed = False
-        for key, (source, func) in functions.items():
+        for key, (source, clients, nodes) in calls.items():
             if key in index.blocking_functions:
                 continue
-            clients = _local_objects(source, func)
-            for node in walk_local(func.body):
+            for node in nodes:
                 reason = _blocking(source, node, index, clients)
                 if reason:
                     index.blocking_functions[key] = reason
@@ -89,10 +92,14 @@ def index_blocking(index: ProjectIndex) -> None:
                     break
 
 
+def _calls(func: FunctionNode) -> list[ast.Call]:
+    return [node for node in walk_local(func.body) if isinstance(node, ast.Call)]
+
+
 def check_blocking(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
-    for func in ast.walk(tree):
+    for func in source.nodes:
         if not isinstance(func, ast.AsyncFunctionDef):
             continue
         clients = _local_objects(source, func)

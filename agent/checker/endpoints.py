@@ -24,7 +24,6 @@ from agent.checker.project import (
     ProjectIndex,
     SourceFile,
     called_on,
-    endpoints,
     session_param_names,
 )
 from agent.checker.rules import Violation
@@ -63,7 +62,7 @@ NOT_SCHEMA_MODULES = ("fastapi", "starlette", "typing", "collections", "uuid", "
 def check_endpoints(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
-    for endpoint in endpoints(tree):
+    for endpoint in index.routes(source):
         yield from _signature(source, endpoint)
         yield from _thinness(source, endpoint, index)
         yield from _returns(source, endpoint, index)

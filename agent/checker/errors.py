@@ -13,10 +13,10 @@ from agent.checker.statuses import VALID_STATUSES, status_value
 
 
 def check_errors(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> Iterator[Violation]:
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if isinstance(node, ast.Call):
             yield from _status_codes(source, node)
-    for block in _blocks(tree):
+    for block in _blocks(source.nodes):
         for position, stmt in enumerate(block):
             if not isinstance(stmt, ast.Try | ast.TryStar):
                 continue
@@ -31,9 +31,9 @@ def check_errors(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> I
                     )
 
 
-def _blocks(tree: ast.AST) -> Iterator[list[ast.stmt]]:
+def _blocks(nodes: list[ast.AST]) -> Iterator[list[ast.stmt]]:
     """Every statement list: module, function, loop, `if`, `with`, `try` bodies, handlers."""
-    for node in ast.walk(tree):
+    for node in nodes:
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):

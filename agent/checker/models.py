@@ -29,7 +29,7 @@ PLAIN_PASSWORD_COLUMN = re.compile(r"^(plain_?|raw_?|user_?|clear_?)?(password|p
 
 def check_models(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> Iterator[Violation]:
     yield from _foreign_keys(source, tree)
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         info = index.classes.get(node.name)
@@ -133,8 +133,8 @@ def _is_now(default: ast.expr | None) -> bool:
 
 
 def _foreign_keys(source: SourceFile, tree: ast.Module) -> Iterator[Violation]:
-    leading = _leading_primary_keys(tree)
-    for node in ast.walk(tree):
+    leading = _leading_primary_keys(source.nodes)
+    for node in source.nodes:
         if not (
             isinstance(node, ast.Call)
             and last_name(node.func) in {*COLUMN_FACTORIES, SQLMODEL_FIELD}
@@ -160,11 +160,11 @@ def _called(node: ast.expr) -> ast.expr | None:
     return node.func if isinstance(node, ast.Call) else None
 
 
-def _leading_primary_keys(tree: ast.Module) -> set[int]:
+def _leading_primary_keys(nodes: list[ast.AST]) -> set[int]:
     """Column calls that lead their table's primary key, which indexes them already
     (a second column of a composite key is not covered by that index)."""
     out: set[int] = set()
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.ClassDef):
             values = [
                 stmt.value for stmt in node.body if isinstance(stmt, ast.Assign | ast.AnnAssign)
@@ -202,7 +202,7 @@ def _password_columns(
 
 def _password_table_columns(source: SourceFile, tree: ast.Module) -> Iterator[Violation]:
     """`Column("password", ...)` inside `Table(...)` declarations."""
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if (
             isinstance(node, ast.Call)
             and last_name(node.func) in COLUMN_FACTORIES
@@ -222,7 +222,10 @@ def _password_table_columns(source: SourceFile, tree: ast.Module) -> Iterator[Vi
 
 def _unindexed_filters(source: SourceFile, index: ProjectIndex) -> Iterator[Violation]:
     reported: set[int] = set()
+    defined_here = {info.name for info in index.classes.values() if info.source is source}
     for (model, attr), places in sorted(index.queried.items()):
+        if not defined_here & {info.name for info in index.lineage(model) or []}:
+            continue
         columns = index.columns(model)
         column = columns.get(attr) if columns else None
         if (

@@ -169,6 +169,9 @@ class ProjectIndex:
     blocking_objects: dict[str, str] = field(default_factory=dict)
     # Qualified names of the project's sync functions that block -> the blocking call.
     blocking_functions: dict[str, str] = field(default_factory=dict)
+    _columns: dict[str, dict[str, Column] | None] = field(default_factory=dict, repr=False)
+    _routes: dict[str, list[Endpoint]] = field(default_factory=dict, repr=False)
+    _lineages: dict[str, list[ClassInfo] | None] = field(default_factory=dict, repr=False)
 
     def parsed(self) -> Iterator[tuple[SourceFile, ast.Module]]:
         for source in self.files:
@@ -177,6 +180,11 @@ class ProjectIndex:
 
     def lineage(self, name: str) -> list[ClassInfo] | None:
         """The class and its project bases (own first); None if a base is unknown."""
+        if name not in self._lineages:
+            self._lineages[name] = self._lineage(name)
+        return self._lineages[name]
+
+    def _lineage(self, name: str) -> list[ClassInfo] | None:
         out: list[ClassInfo] = []
         pending = [name]
         seen: set[str] = set()
@@ -195,14 +203,23 @@ class ProjectIndex:
         return out
 
     def columns(self, model: str) -> dict[str, Column] | None:
+        if model in self._columns:
+            return self._columns[model]
         lineage = self.lineage(model)
-        if lineage is None:
-            return None
-        sqlmodel = self.models[model].sqlmodel_table if model in self.models else False
-        merged: dict[str, Column] = {}
-        for info in reversed(lineage):
-            merged.update(class_columns(info, self, sqlmodel=sqlmodel))
+        merged: dict[str, Column] | None = None
+        if lineage is not None:
+            sqlmodel = self.models[model].sqlmodel_table if model in self.models else False
+            merged = {}
+            for info in reversed(lineage):
+                merged.update(class_columns(info, self, sqlmodel=sqlmodel))
+        self._columns[model] = merged
         return merged
+
+    def routes(self, source: SourceFile) -> list[Endpoint]:
+        """The endpoints defined in `source` (computed once per file)."""
+        if source.rel not in self._routes:
+            self._routes[source.rel] = list(endpoints(source.tree)) if source.tree else []
+        return self._routes[source.rel]
 
     def is_session_annotation(self, annotation: ast.expr | None) -> bool:
         names = names_in(annotation)
@@ -334,12 +351,12 @@ def _is_migration(source: SourceFile) -> bool:
 def _index_definitions(index: ProjectIndex) -> None:
     candidates: dict[str, list[ClassInfo]] = {}
     for source, tree in index.parsed():
-        for node in ast.walk(tree):
+        for node in source.nodes:
             if isinstance(node, ast.ClassDef):
                 candidates.setdefault(node.name, []).append(ClassInfo(node, source))
         for stmt in tree.body:
             _index_module_assignment(index, stmt)
-        for node in ast.walk(tree):
+        for node in source.nodes:
             if isinstance(node, ast.Call) and last_name(node.func) in DEPENDENCY_MARKERS:
                 index.dependencies.update(last_name(arg) for arg in node.args)
     index.classes = {name: infos[0] for name, infos in candidates.items()}
@@ -350,10 +367,10 @@ def _index_definitions(index: ProjectIndex) -> None:
                 continue
             if descends_from(index, info, SCHEMA_ROOTS) and not info.sqlmodel_table:
                 index.schemas.add(name)
-    for _source, tree in index.parsed():
-        if has_endpoints(tree):
+    for source, _tree in index.parsed():
+        if index.routes(source):
             continue
-        for node in ast.walk(tree):
+        for node in source.nodes:
             if isinstance(node, ast.ClassDef) and is_service_class(node, index):
                 index.services[node.name] = {
                     item.name: item
@@ -465,8 +482,8 @@ FILTER_METHODS = frozenset({"where", "filter", "having"})
 
 
 def _index_queries(index: ProjectIndex) -> None:
-    for source, tree in index.parsed():
-        for node in ast.walk(tree):
+    for source, _tree in index.parsed():
+        for node in source.nodes:
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
@@ -588,10 +605,6 @@ def endpoints(tree: ast.Module) -> Iterator[Endpoint]:
             ):
                 yield Endpoint(node, dec)
                 break
-
-
-def has_endpoints(tree: ast.Module) -> bool:
-    return next(endpoints(tree), None) is not None
 
 
 def session_param_names(func: FunctionNode, index: ProjectIndex) -> set[str]:

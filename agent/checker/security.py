@@ -83,7 +83,7 @@ TRIVIAL_WRAPPERS = frozenset(
 def check_security(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
-    for scope in _scopes(tree):
+    for scope in _scopes(source, tree):
         yield from _raw_sql(source, scope)
     if "schemas" in source.package_parts:
         return  # schemas validate plain-text input; comparing two inputs there is fine
@@ -91,9 +91,9 @@ def check_security(
     yield from _password_comparisons(source, tree, index)
 
 
-def _scopes(tree: ast.Module) -> Iterator[list[ast.stmt]]:
+def _scopes(source: SourceFile, tree: ast.Module) -> Iterator[list[ast.stmt]]:
     yield tree.body
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             yield node.body
 
@@ -295,7 +295,7 @@ def _plaintext(node: ast.expr) -> bool:
 def _password_assignments(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if isinstance(node, ast.Call) and last_name(node.func) in index.models:
             for kw in node.keywords:
                 if kw.arg and PASSWORD.search(kw.arg) and _plaintext(kw.value):
@@ -328,11 +328,11 @@ def _password_comparisons(
 ) -> Iterator[Violation]:
     schema_nodes = {
         id(inner)
-        for node in ast.walk(tree)
+        for node in source.nodes
         if isinstance(node, ast.ClassDef) and node.name in index.schemas
         for inner in ast.walk(node)
     }
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if not isinstance(node, ast.Compare) or id(node) in schema_nodes:
             continue
         operands = [node.left, *node.comparators]

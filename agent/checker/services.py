@@ -9,7 +9,6 @@ from agent.checker.astutil import (
     FunctionNode,
     decorator_names,
     dotted,
-    functions,
     last_name,
     parents,
     positional_args,
@@ -21,7 +20,6 @@ from agent.checker.project import (
     ProjectIndex,
     SourceFile,
     called_on,
-    has_endpoints,
     is_infrastructure,
     is_service_class,
     opened_sessions,
@@ -61,9 +59,9 @@ def check_services(
 ) -> Iterator[Violation]:
     """Service classes (they work with a session) anywhere outside route modules, and
     module-level functions taking a session where no class holds them (`crud.py`)."""
-    if has_endpoints(tree):
+    if index.routes(source):
         return
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if isinstance(node, ast.ClassDef) and is_service_class(node, index):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -223,13 +221,13 @@ def _is_context_manager(call: ast.Call, func: FunctionNode) -> bool:
 
 def check_awaits(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> Iterator[Violation]:
     """AsyncSession methods return coroutines; forgetting `await` silently does nothing."""
-    parent = parents(tree)
-    for func in functions(tree):
+    for func in source.nodes:
         if not isinstance(func, ast.AsyncFunctionDef):
             continue
         sessions = _async_session_names(func, index)
         if not sessions:
             continue
+        parent = parents(func)
         for node in walk_local(func.body):
             if not isinstance(node, ast.Call):
                 continue

@@ -57,6 +57,11 @@ class SourceFile:
     def lines(self) -> list[str]:
         return self.text.splitlines()
 
+    @cached_property
+    def nodes(self) -> list[ast.AST]:
+        """Every node of the tree, walked once: checks iterate this, not `ast.walk`."""
+        return list(ast.walk(self.tree)) if self.tree is not None else []
+
     @property
     def package_parts(self) -> tuple[str, ...]:
         return tuple(self.module.split("."))
