@@ -16,12 +16,14 @@ def check_errors(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> I
     for node in source.nodes:
         if isinstance(node, ast.Call):
             yield from _status_codes(source, node)
-    for block in _blocks(source.nodes):
+    for owner, block in _blocks(source.nodes):
         for position, stmt in enumerate(block):
             if not isinstance(stmt, ast.Try | ast.TryStar):
                 continue
             for handler in stmt.handlers:
-                if all(map(_is_noop, handler.body)) and not _falls_back(stmt, block[:position]):
+                if all(map(_is_noop, handler.body)) and not _handled_by_flow(
+                    stmt, block[:position], owner
+                ):
                     caught = ast.unparse(handler.type) if handler.type is not None else "everything"
                     yield violation(
                         source,
@@ -31,21 +33,29 @@ def check_errors(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> I
                     )
 
 
-def _blocks(nodes: list[ast.AST]) -> Iterator[list[ast.stmt]]:
-    """Every statement list: module, function, loop, `if`, `with`, `try` bodies, handlers."""
+def _blocks(nodes: list[ast.AST]) -> Iterator[tuple[ast.AST, list[ast.stmt]]]:
+    """Every statement list (module, function, loop, `if`, `with`, `try` bodies, handlers),
+    with the node that owns it."""
     for node in nodes:
         for name in ("body", "orelse", "finalbody"):
             block = getattr(node, name, None)
             if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                yield block
+                yield node, block
 
 
-def _falls_back(stmt: ast.Try | ast.TryStar, before: list[ast.stmt]) -> bool:
-    """`value = default` then `try: value = parse(x)` / `except ValueError: pass`: the
-    preset default is the handling, nothing is lost."""
+def _handled_by_flow(stmt: ast.Try | ast.TryStar, before: list[ast.stmt], owner: ast.AST) -> bool:
+    """Two deliberate shapes where `pass` loses nothing:
+    - a preset default: `value = default` then `try: value = parse(x)` / `except: pass`
+      (the try ends by overriding names set before it);
+    - a first-that-works loop: `for p in options: try: ...; return p` / `except: pass`."""
+    last = stmt.body[-1]
+    if isinstance(owner, ast.For | ast.AsyncFor | ast.While) and isinstance(
+        last, ast.Return | ast.Break
+    ):
+        return True
     preset = {name for earlier in before for name in _assigned(earlier)}
-    targets = [_assigned(inner) for inner in stmt.body]
-    return all(names and names <= preset for names in targets)
+    names = _assigned(last)
+    return bool(names) and names <= preset
 
 
 def _assigned(stmt: ast.stmt) -> set[str]:

@@ -190,7 +190,10 @@ def _password_columns(
 ) -> Iterator[Violation]:
     sqlmodel = info.sqlmodel_table or descends_from(index, info, {"SQLModel"})
     for column in class_columns(info, index, sqlmodel=sqlmodel).values():
-        if PLAIN_PASSWORD_COLUMN.match(column.name.lower()):
+        if (
+            PLAIN_PASSWORD_COLUMN.match(column.name.lower())
+            and column.name not in index.hashed_columns
+        ):
             yield violation(
                 source,
                 column.stmt,

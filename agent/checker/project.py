@@ -15,6 +15,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 from agent.checker.astutil import (
     FunctionNode,
@@ -51,6 +52,7 @@ NOT_DB_SESSIONS = ("ClientSession", "CachedSession")
 ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "api_route"})
 ROUTER_FACTORIES = frozenset({"APIRouter", "FastAPI"})
 DEPENDENCY_MARKERS = frozenset({"Depends", "Security"})
+HASH_CHECKS = frozenset({"checkpw", "verify", "verify_password", "check_password_hash"})
 ENGINE_FACTORIES = frozenset(
     {"create_engine", "create_async_engine", "sessionmaker", "async_sessionmaker"}
 )
@@ -165,6 +167,9 @@ class ProjectIndex:
     # Columns indexed through `__table_args__` (Index/UniqueConstraint), per model.
     table_arg_indexes: dict[str, set[str]] = field(default_factory=dict)
     declarative_names: set[str] = field(default_factory=set)
+    # Column names a model verifies hashes against (`bcrypt.checkpw(pw, self.password)`) or
+    # hashes into (`self.password = hash_password(pw)`): they hold hashes, whatever the name.
+    hashed_columns: set[str] = field(default_factory=set)
     # Qualified names of module-level sync HTTP clients and password hashers -> what they are.
     blocking_objects: dict[str, str] = field(default_factory=dict)
     # Qualified names of the project's sync functions that block -> the blocking call.
@@ -441,6 +446,7 @@ def _index_models(index: ProjectIndex, candidates: dict[str, list[ClassInfo]]) -
                 index.classes[name] = info
                 break
     for info in index.models.values():
+        index.hashed_columns |= _hashed_columns(info.node)
         for ancestor in index.lineage(info.name) or []:
             if ancestor.name != info.name:
                 index.model_bases.add(ancestor.name)
@@ -461,6 +467,24 @@ def _index_models(index: ProjectIndex, candidates: dict[str, list[ClassInfo]]) -
                     elif last_name(arg):
                         indexed.add(last_name(arg))
         index.table_arg_indexes[name] = indexed
+
+
+def _hashed_columns(node: ast.ClassDef) -> set[str]:
+    out: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call) and last_name(sub.func) in HASH_CHECKS:
+            out |= {arg.attr for arg in sub.args if _self_attribute(arg)}
+        elif (
+            isinstance(sub, ast.Assign)
+            and isinstance(sub.value, ast.Call)
+            and "hash" in last_name(sub.value.func).lower()
+        ):
+            out |= {target.attr for target in sub.targets if _self_attribute(target)}
+    return out
+
+
+def _self_attribute(node: ast.expr) -> TypeGuard[ast.Attribute]:
+    return isinstance(node, ast.Attribute) and dotted(node.value) == "self"
 
 
 def _abstract(node: ast.ClassDef) -> bool:

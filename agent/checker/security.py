@@ -298,7 +298,12 @@ def _password_assignments(
     for node in source.nodes:
         if isinstance(node, ast.Call) and last_name(node.func) in index.models:
             for kw in node.keywords:
-                if kw.arg and PASSWORD.search(kw.arg) and _plaintext(kw.value):
+                if (
+                    kw.arg
+                    and PASSWORD.search(kw.arg)
+                    and kw.arg not in index.hashed_columns
+                    and _plaintext(kw.value)
+                ):
                     yield violation(
                         source,
                         kw.value,
@@ -312,6 +317,7 @@ def _password_assignments(
                     isinstance(target, ast.Attribute)
                     and PASSWORD.search(target.attr)
                     and dotted(target.value) != "self"
+                    and target.attr not in index.hashed_columns
                     and _plaintext(node.value)
                 ):
                     yield violation(
