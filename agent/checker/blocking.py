@@ -17,7 +17,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from agent.checker.astutil import FunctionNode, dotted, last_name, walk_local
+from agent.checker.astutil import (
+    FunctionNode,
+    all_args,
+    dotted,
+    last_name,
+    unwrap_annotated,
+    walk_local,
+)
 from agent.checker.base import violation
 from agent.checker.project import ProjectIndex
 from agent.checker.rules import Violation
@@ -85,9 +92,9 @@ def index_blocking(index: ProjectIndex) -> None:
             if key in index.blocking_functions:
                 continue
             for node in nodes:
-                reason = _blocking(source, node, index, clients)
-                if reason:
-                    index.blocking_functions[key] = reason
+                found = _blocking(source, node, index, clients)
+                if found:
+                    index.blocking_functions[key] = found[1]
                     changed = True
                     break
 
@@ -99,42 +106,104 @@ def _calls(func: FunctionNode) -> list[ast.Call]:
 def check_blocking(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
+    owners = {
+        id(item): node.name
+        for node in source.nodes
+        if isinstance(node, ast.ClassDef)
+        for item in node.body
+    }
     for func in source.nodes:
         if not isinstance(func, ast.AsyncFunctionDef):
             continue
         clients = _local_objects(source, func)
+        owner = owners.get(id(func))
+        types = _local_types(func, index, {"self": owner, "cls": owner} if owner else {})
         for node in walk_local(func.body):
-            reason = _blocking(source, node, index, clients)
-            if reason:
-                yield violation(
-                    source,
-                    node,
-                    "BA306",
-                    f"{reason} blocks the event loop inside `async def {func.name}`; run it in "
-                    "a worker thread (`await run_in_threadpool(f, ...)` or "
-                    "`await asyncio.to_thread(f, ...)`)",
-                )
+            found = _blocking(source, node, index, clients, types)
+            if found is None:
+                continue
+            shown, root = found
+            what = shown if shown == root else f"{shown} (via {root})"
+            yield violation(
+                source,
+                node,
+                "BA306",
+                f"{what} blocks the event loop inside `async def {func.name}`; run it in a "
+                "worker thread (`await run_in_threadpool(f, ...)` or "
+                "`await asyncio.to_thread(f, ...)`)",
+            )
 
 
 def _blocking(
-    source: SourceFile, node: ast.AST, index: ProjectIndex, clients: dict[str, str]
-) -> str:
-    """What blocks if `node` is a blocking call, else ""."""
+    source: SourceFile,
+    node: ast.AST,
+    index: ProjectIndex,
+    clients: dict[str, str],
+    types: dict[str, str] | None = None,
+) -> tuple[str, str] | None:
+    """(the call as written, the blocking call at the bottom) if `node` blocks, else None."""
     if not isinstance(node, ast.Call):
-        return ""
-    shown = dotted(node.func) or last_name(node.func)
+        return None
+    shown = f"`{dotted(node.func) or last_name(node.func)}()`"
     name = source.qualified(node.func)
     if name in BLOCKING_CALLS:
-        return f"`{shown}()`"
+        return shown, shown
     if isinstance(node.func, ast.Attribute):
         receiver = dotted(node.func.value)
         kind = clients.get(receiver) or _module_object(source, node.func.value, index)
         if kind and node.func.attr in OBJECT_METHODS[kind]:
-            return f"`{shown}()` ({kind})"
-    for key in (name, f"{source.module}.{name}"):
+            return shown, f"{shown} ({kind})"
+    keys = [name, f"{source.module}.{name}"]
+    if isinstance(node.func, ast.Attribute) and types:
+        owner = index.classes.get(types.get(dotted(node.func.value), ""))
+        if owner is not None:
+            keys.append(f"{owner.source.module}.{owner.name}.{node.func.attr}")
+    for key in keys:
         if key in index.blocking_functions:
-            return f"`{shown}()` (it calls {index.blocking_functions[key]})"
+            return shown, index.blocking_functions[key]
+    return None
+
+
+def _local_types(func: FunctionNode, index: ProjectIndex, known: dict[str, str]) -> dict[str, str]:
+    """Variables whose project class is plain to see: `user: UserInDB`, `user = UserInDB(...)`,
+    `user = await repo.get_user(...)` where `repo: UsersRepository` and `get_user` is
+    annotated `-> UserInDB`."""
+    types = dict(known)
+    for arg in all_args(func):
+        name = _project_class(unwrap_annotated(arg.annotation), index)
+        if name:
+            types[arg.arg] = name
+    for node in sorted(walk_local(func.body), key=lambda n: getattr(n, "lineno", 0)):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            name = _project_class(unwrap_annotated(node.annotation), index)
+            if name:
+                types[node.target.id] = name
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+            value = value.value if isinstance(value, ast.Await) else value
+            if isinstance(target, ast.Name) and isinstance(value, ast.Call):
+                name = _returned_class(value, types, index)
+                if name:
+                    types[target.id] = name
+    return types
+
+
+def _returned_class(call: ast.Call, types: dict[str, str], index: ProjectIndex) -> str:
+    constructed = _project_class(call.func, index)
+    if constructed:
+        return constructed
+    if not isinstance(call.func, ast.Attribute):
+        return ""
+    owner = index.classes.get(types.get(dotted(call.func.value), ""))
+    for item in owner.node.body if owner is not None else []:
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name == call.func.attr:
+            return _project_class(unwrap_annotated(item.returns), index)
     return ""
+
+
+def _project_class(node: ast.expr | None, index: ProjectIndex) -> str:
+    name = last_name(node)
+    return name if name in index.classes else ""
 
 
 def _module_object(source: SourceFile, receiver: ast.expr, index: ProjectIndex) -> str:

@@ -52,6 +52,9 @@ NOT_DB_SESSIONS = ("ClientSession", "CachedSession")
 ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "api_route"})
 ROUTER_FACTORIES = frozenset({"APIRouter", "FastAPI"})
 DEPENDENCY_MARKERS = frozenset({"Depends", "Security"})
+DATA_METHODS = frozenset(
+    {"execute", "query", "add", "add_all", "delete", "get", "scalar", "scalars", "merge", "exec"}
+)
 HASH_CHECKS = frozenset({"checkpw", "verify", "verify_password", "check_password_hash"})
 ENGINE_FACTORIES = frozenset(
     {"create_engine", "create_async_engine", "sessionmaker", "async_sessionmaker"}
@@ -552,11 +555,26 @@ def is_service_class(node: ast.ClassDef, index: ProjectIndex) -> bool:
     ]
     if any(base.endswith(NON_SERVICE_BASE_SUFFIXES) or base in SCHEMA_ROOTS for base in bases):
         return False
-    return any(
-        uses_session(item, index)
-        for item in node.body
-        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-    )
+    methods = [
+        item for item in node.body if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+    ]
+    return any(uses_session(item, index) for item in methods) and touches_data(node, index)
+
+
+def touches_data(node: ast.AST, index: ProjectIndex) -> bool:
+    """Names one of the project's models, or runs a query/write on something session-like;
+    a class that only passes sessions around (a tracker, a factory) is not a service."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id in index.models:
+            return True
+        if (
+            isinstance(sub, ast.Call)
+            and isinstance(sub.func, ast.Attribute)
+            and sub.func.attr in DATA_METHODS
+            and any(part in dotted(sub.func.value).lower() for part in ("session", "db"))
+        ):
+            return True
+    return False
 
 
 def uses_session(func: FunctionNode, index: ProjectIndex) -> bool:

@@ -83,7 +83,7 @@ def _module_function(
     params = positional_args(func) or list(func.args.kwonlyargs)
     if func.name.startswith("_") or func.name in index.dependencies or not params:
         return
-    if _is_generator(func) or not index.is_session_param(params[0]):
+    if _is_generator(func) or _registered(func) or not index.is_session_param(params[0]):
         return
     if not {node.id for node in ast.walk(func) if isinstance(node, ast.Name)} & set(index.models):
         return
@@ -95,6 +95,15 @@ def _module_function(
     )
     yield from _commits(source, func.name, func, index)
     yield from _http_exceptions(source, func)
+
+
+def _registered(func: FunctionNode) -> bool:
+    """`@scheduler.add(...)`, `@celery_app.task(...)`: an entry point a framework calls
+    (a job, a task, a command), like an endpoint, not a service operation."""
+    return any(
+        isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute)
+        for dec in func.decorator_list
+    )
 
 
 def _is_generator(func: FunctionNode) -> bool:
