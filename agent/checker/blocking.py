@@ -124,13 +124,17 @@ def check_blocking(
                 continue
             shown, root = found
             what = shown if shown == root else f"{shown} (via {root})"
+            fix = (
+                "use `await asyncio.sleep(...)`"
+                if root == "`time.sleep()`"
+                else "run it in a worker thread (`await run_in_threadpool(f, ...)` or "
+                "`await asyncio.to_thread(f, ...)`)"
+            )
             yield violation(
                 source,
                 node,
                 "BA306",
-                f"{what} blocks the event loop inside `async def {func.name}`; run it in a "
-                "worker thread (`await run_in_threadpool(f, ...)` or "
-                "`await asyncio.to_thread(f, ...)`)",
+                f"{what} blocks the event loop inside `async def {func.name}`; {fix}",
             )
 
 
@@ -152,7 +156,8 @@ def _blocking(
         receiver = dotted(node.func.value)
         kind = clients.get(receiver) or _module_object(source, node.func.value, index)
         if kind and node.func.attr in OBJECT_METHODS[kind]:
-            return shown, f"{shown} ({kind})"
+            direct = f"{shown} on {kind}"
+            return direct, direct
     keys = [name, f"{source.module}.{name}"]
     if isinstance(node.func, ast.Attribute) and types:
         owner = index.classes.get(types.get(dotted(node.func.value), ""))
