@@ -1626,11 +1626,20 @@ def test_handlers_returning_nothing_or_a_response_need_no_model(tmp_path: Path) 
             return "books.csv"
 
 
+        from app.services.audit import record
+
+
+        @router.post("/audit")
+        async def audit(session: CurrentSession):
+            return await record(session, "audit")
+
+
         @router.get("/count")
         async def count(session: CurrentSession):
             return {"count": await BookService.count(session)}
         """,
     )
+    write(root, {"app/services/audit.py": "async def record(session, event):\n    print(event)\n"})
     found = check_project(root)
     assert [(v.code, v.message.split("`")[1]) for v in found] == [("BA101", "count")]
 

@@ -67,23 +67,17 @@ OBJECT_METHODS = {
 def index_blocking(index: ProjectIndex) -> None:
     """Fill `index.blocking_objects` and `index.blocking_functions` (qualified name ->
     what blocks), the latter to a fixed point over the project's sync functions."""
-    functions: dict[str, tuple[SourceFile, FunctionNode]] = {}
     for source, tree in index.parsed():
         for stmt in tree.body:
-            if isinstance(stmt, ast.FunctionDef):
-                functions[f"{source.module}.{stmt.name}"] = (source, stmt)
-            elif isinstance(stmt, ast.ClassDef):
-                for item in stmt.body:
-                    if isinstance(item, ast.FunctionDef):
-                        functions[f"{source.module}.{stmt.name}.{item.name}"] = (source, item)
-            elif isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
                 kind = _object_kind(source, stmt.value)
                 for target in stmt.targets:
                     if kind and isinstance(target, ast.Name):
                         index.blocking_objects[f"{source.module}.{target.id}"] = kind
     calls = {
         key: (source, _local_objects(source, func), _calls(func))
-        for key, (source, func) in functions.items()
+        for key, (source, func) in index.functions.items()
+        if isinstance(func, ast.FunctionDef)
     }
     changed = True
     while changed:

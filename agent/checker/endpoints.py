@@ -24,6 +24,7 @@ from agent.checker.project import (
     ProjectIndex,
     SourceFile,
     called_on,
+    resolve_function,
     session_param_names,
 )
 from agent.checker.rules import Violation
@@ -63,17 +64,17 @@ def check_endpoints(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
     for endpoint in index.routes(source):
-        yield from _signature(source, endpoint)
+        yield from _signature(source, endpoint, index)
         yield from _thinness(source, endpoint, index)
         yield from _returns(source, endpoint, index)
         yield from _raw_body(source, endpoint)
 
 
-def _signature(source: SourceFile, ep: Endpoint) -> Iterator[Violation]:
+def _signature(source: SourceFile, ep: Endpoint, index: ProjectIndex) -> Iterator[Violation]:
     func, name = ep.func, ep.func.name
     response_model = keyword(ep.route, "response_model")
     has_model = response_model is not None and not is_none(response_model)
-    if not has_model and func.returns is None and _returns_a_body(func, ep.route):
+    if not has_model and func.returns is None and _returns_a_body(source, func, ep.route, index):
         yield violation(
             source,
             func,
@@ -332,9 +333,11 @@ def _clean_annotation(func: FunctionNode, index: ProjectIndex) -> bool:
     )
 
 
-def _returns_a_body(func: FunctionNode, route: ast.Call) -> bool:
-    """False for handlers that return nothing or a ready `Response`: there is no model to
-    declare (FastAPI documents `response_class=` instead)."""
+def _returns_a_body(
+    source: SourceFile, func: FunctionNode, route: ast.Call, index: ProjectIndex
+) -> bool:
+    """False for handlers that return nothing, a ready `Response`, or what a project
+    function that returns nothing gives back: there is no model to declare."""
     if keyword(route, "response_class") is not None:
         return False
     responses = {
@@ -349,9 +352,27 @@ def _returns_a_body(func: FunctionNode, route: ast.Call) -> bool:
             and node.value is not None
             and not is_none(node.value)
             and not _is_response(node.value, node.lineno, assignments, responses)
+            and not _returns_nothing(source, node.value, index)
         ):
             return True
     return False
+
+
+def _returns_nothing(source: SourceFile, expr: ast.expr, index: ProjectIndex) -> bool:
+    """`return await service.insert(...)` where `insert` never returns a value."""
+    call = expr.value if isinstance(expr, ast.Await) else expr
+    if not isinstance(call, ast.Call):
+        return False
+    target = resolve_function(source, call.func, index)
+    if target is None:
+        return False
+    _, callee = target
+    if callee.returns is not None:
+        return is_none(callee.returns)
+    return not any(
+        isinstance(node, ast.Return) and node.value is not None and not is_none(node.value)
+        for node in walk_local(callee.body)
+    )
 
 
 def _is_response(

@@ -177,6 +177,8 @@ class ProjectIndex:
     blocking_objects: dict[str, str] = field(default_factory=dict)
     # Qualified names of the project's sync functions that block -> the blocking call.
     blocking_functions: dict[str, str] = field(default_factory=dict)
+    # Module-level functions and methods by qualified name: "app.utils.auth.Hasher.hash".
+    functions: dict[str, tuple[SourceFile, FunctionNode]] = field(default_factory=dict)
     _columns: dict[str, dict[str, Column] | None] = field(default_factory=dict, repr=False)
     _routes: dict[str, list[Endpoint]] = field(default_factory=dict, repr=False)
     _lineages: dict[str, list[ClassInfo] | None] = field(default_factory=dict, repr=False)
@@ -337,9 +339,30 @@ def aliased_type(column: Column, index: ProjectIndex) -> ast.expr | None:
 def load(root: Path) -> ProjectIndex:
     files = [read_source(root, path) for path in discover(root)]
     index = ProjectIndex(root=root, files=[f for f in files if not _is_migration(f)])
+    _index_functions(index)
     _index_definitions(index)
     _index_queries(index)
     return index
+
+
+def _index_functions(index: ProjectIndex) -> None:
+    for source, tree in index.parsed():
+        for stmt in tree.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                index.functions[f"{source.module}.{stmt.name}"] = (source, stmt)
+            elif isinstance(stmt, ast.ClassDef):
+                for item in stmt.body:
+                    if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                        key = f"{source.module}.{stmt.name}.{item.name}"
+                        index.functions[key] = (source, item)
+
+
+def resolve_function(
+    source: SourceFile, func: ast.expr, index: ProjectIndex
+) -> tuple[SourceFile, FunctionNode] | None:
+    """The project function a call's target names, through imports or this module."""
+    name = source.qualified(func)
+    return index.functions.get(name) or index.functions.get(f"{source.module}.{name}")
 
 
 def _is_migration(source: SourceFile) -> bool:

@@ -123,7 +123,10 @@ def source_roots(root: Path) -> list[Path]:
     candidates = [root / "app"] if (root / "app").is_dir() else []
     src = root / "src"
     if src.is_dir():
-        candidates += [p for p in sorted(src.iterdir()) if _is_package(p)]
+        packages = [p for p in sorted(src.iterdir()) if _is_package(p)]
+        # `src/<pkg>/__init__.py` is the src layout; without one, `src` itself is the
+        # (namespace) package and the code imports `src.users...`.
+        candidates += packages or ([src] if next(src.rglob("*.py"), None) else [])
     candidates += [
         p
         for p in sorted(root.iterdir())
@@ -145,7 +148,7 @@ def _skipped_dir(root: Path, parts: tuple[str, ...]) -> bool:
 
 def module_name(root: Path, path: Path) -> str:
     parts = list(path.relative_to(root).with_suffix("").parts)
-    if parts and parts[0] == "src" and len(parts) > 1:
+    if len(parts) > 2 and parts[0] == "src" and _is_package(root / "src" / parts[1]):
         parts = parts[1:]
     if parts and parts[-1] == "__init__":
         parts = parts[:-1]
