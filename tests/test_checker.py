@@ -1634,6 +1634,11 @@ def test_handlers_returning_nothing_or_a_response_need_no_model(tmp_path: Path) 
             return await record(session, "audit")
 
 
+        @router.get("/health", include_in_schema=False)
+        async def health():
+            return {"ok": True}
+
+
         @router.get("/count")
         async def count(session: CurrentSession):
             return {"count": await BookService.count(session)}
@@ -1658,6 +1663,25 @@ def test_pass_after_a_preset_default_is_handling(tmp_path: Path) -> None:
                     return size
 
 
+                def sort_key(field: str) -> str:
+                    try:
+                        field = json.loads(field)["key"]
+                    except (KeyError, ValueError):
+                        pass
+                    return field
+
+
+                def vectorize(column: str, vectorizers: dict) -> str:
+                    value = column
+                    try:
+                        vectorizer = vectorizers[column]
+                    except KeyError:
+                        pass
+                    else:
+                        value = vectorizer(value)
+                    return value
+
+
                 def first_allowed(checks: list, request: object) -> bool:
                     for check in checks:
                         try:
@@ -1678,7 +1702,24 @@ def test_pass_after_a_preset_default_is_handling(tmp_path: Path) -> None:
         },
     )
     found = check_project(root)
-    assert [(v.code, v.line) for v in found] == [("BA106", 25)]
+    assert [(v.code, v.line) for v in found] == [("BA106", 44)]
+
+
+def test_boolean_columns_need_no_index(tmp_path: Path) -> None:
+    body = BOOK_MODEL.split("\n\n\n", 1)[1].replace(
+        "author: Mapped[str]", "author: Mapped[str]\n    is_public: Mapped[bool]"
+    )
+    files = {
+        "app/services/book.py": SERVICE_HEADER
+        + """
+class BookService:
+    @staticmethod
+    async def public(session: AsyncSession) -> list[Book]:
+        result = await session.execute(select(Book).where(Book.is_public.is_(True)))
+        return list(result.scalars())
+"""
+    }
+    assert codes(model_project(tmp_path, body, files)) == []
 
 
 def test_identifiers_formatted_into_sql_are_not_injection(tmp_path: Path) -> None:

@@ -338,8 +338,11 @@ def _returns_a_body(
 ) -> bool:
     """False for handlers that return nothing, a ready `Response`, or what a project
     function that returns nothing gives back: there is no model to declare."""
-    if keyword(route, "response_class") is not None:
-        return False
+    hidden = keyword(route, "include_in_schema")
+    if keyword(route, "response_class") is not None or (
+        isinstance(hidden, ast.Constant) and hidden.value is False
+    ):
+        return False  # the response is declared by its class, or not part of the API
     responses = {
         arg.arg
         for arg in all_args(func)

@@ -185,6 +185,13 @@ def _leading_primary_keys(nodes: list[ast.AST]) -> set[int]:
     return out
 
 
+def _is_boolean(column: Column, index: ProjectIndex) -> bool:
+    names = names_in(aliased_type(column, index)) | names_in(
+        column.type_args[0] if column.type_args else None
+    )
+    return bool(names & {"bool", "Boolean"})
+
+
 def _password_columns(
     source: SourceFile, info: ClassInfo, index: ProjectIndex
 ) -> Iterator[Violation]:
@@ -236,6 +243,7 @@ def _unindexed_filters(source: SourceFile, index: ProjectIndex) -> Iterator[Viol
             or column.owner.source is not source
             or column.indexed
             or column.foreign_key is not None  # BA203's business
+            or _is_boolean(column, index)  # two values: an index rarely helps
             or attr in index.table_arg_indexes.get(model, set())
             or id(column.stmt) in reported
         ):
