@@ -108,7 +108,10 @@ RULES: dict[str, Rule] = {
         "Every Model Must Have: Proper indexes on frequently queried columns",
         True,
     ),
-    # Services
+    # Services: classes that take or hold a session and touch the project's data (not models,
+    # their mixins, schemas or value types), wherever they live; and public session-first
+    # functions over the project's models outside route, dependency and engine-setup modules
+    # (`app/crud.py`), except jobs registered with a decorator (`@scheduler.add(...)`).
     "BA301": Rule(
         "Service method is not a `@staticmethod` (or is a module-level service function)",
         "Every Service Method Must: Be a static method",
@@ -145,10 +148,13 @@ RULES: dict[str, Rule] = {
         True,
     ),
     # Security / "Never Do"
+    # Heuristic: a value formatted into SQL text (after `=`, inside quotes, `LIMIT`...);
+    # identifiers (`FROM {table}`, `"{schema}".`, `SET search_path TO {s}`), module
+    # constants and `__tablename__` cannot be bound parameters and are not flagged.
     "BA401": Rule(
-        "Raw SQL built with f-string, `%`, `.format()` or concatenation",
+        "Raw SQL with a value formatted in (f-string, `%`, `.format()`, concatenation)",
         "Never Do: Use raw SQL without parameterization",
-        False,
+        True,
     ),
     # Heuristic (names): column `password`/`passwd`/`pwd`/`plain_password`...;
     # BA403: a password-named value (not a call such as hash_password(...)) assigned to a
