@@ -1566,6 +1566,10 @@ def test_dunders_and_sessionless_classes_are_not_services(tmp_path: Path) -> Non
         def __repr__(self) -> str:
             return "BookRepository()"
 
+        @property
+        def bind(self) -> object:
+            return self.session.bind
+
         async def get(self, book_id: UUID) -> Book | None:
             return await self.session.get(Book, book_id)
     """

@@ -28,6 +28,7 @@ from agent.checker.project import (
 )
 from agent.checker.rules import Violation
 
+ACCESSORS = frozenset({"property", "cached_property", "setter", "getter", "deleter"})
 WRITE_METHODS = frozenset({"add", "add_all", "delete", "merge"})
 # The CRUD mixin's writes only flush (`await Book.create(session, ...)`, `book.delete(session)`).
 CRUD_WRITE_METHODS = frozenset({"create", "update", "delete", "save", "bulk_create", "upsert"})
@@ -128,10 +129,10 @@ def _raised(node: ast.Raise) -> ast.expr | None:
 def _method(
     source: SourceFile, owner: str, func: FunctionNode, index: ProjectIndex
 ) -> Iterator[Violation]:
-    if func.name.startswith("__") and func.name.endswith("__"):
-        return  # `__init__` and friends are Python's protocol, not service operations
-    qualified = f"{owner}.{func.name}"
     decorators = decorator_names(func)
+    if (func.name.startswith("__") and func.name.endswith("__")) or decorators & ACCESSORS:
+        return  # `__init__`, properties: Python's protocols, not service operations
+    qualified = f"{owner}.{func.name}"
     static = "staticmethod" in decorators
     if not static:
         yield violation(
