@@ -441,21 +441,29 @@ def new(
 def check(
     path: Annotated[Path, typer.Argument(help="Project root.")] = Path("."),
     select: Annotated[
-        list[str] | None, typer.Option(help="Only these rule codes or prefixes.")
+        list[str] | None,
+        typer.Option(help="Only these rule codes or prefixes (repeat or comma-separate)."),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option(help="Skip these rule codes or prefixes.")
+        list[str] | None,
+        typer.Option(help="Also skip these rule codes or prefixes (repeat or comma-separate)."),
     ] = None,
-    as_json: AsJson = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print one JSON object per finding per line (files left unchecked: "code": null).',
+        ),
+    ] = False,
 ) -> None:
-    """Check the spec's Quality Standards (ruff-style output; see `# noqa: CODE`)."""
-    from agent.checker import load_settings, main
+    """Check the spec's Quality Standards (ruff-style output; see `# noqa: CODE`).
 
-    settings = load_settings(path)
-    code = main(
-        path, select=select or settings.select, ignore=ignore or settings.ignore, as_json=as_json
-    )
-    raise typer.Exit(code)
+    Rules: `python -m agent.checker --rules`. Settings: `check_select`/`check_ignore` in
+    `[tool.backend-agent]` of PATH/pyproject.toml. Exit 0 clean, 1 violations, 2 bad input.
+    """
+    from agent.checker import main
+
+    raise typer.Exit(main(path, select=select, ignore=ignore or (), as_json=as_json))
 
 
 @app.command()

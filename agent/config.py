@@ -84,7 +84,18 @@ class RepoSettings:
                     f"{pyproject}: [tool.backend-agent] {key} must be one of "
                     f"{', '.join(map(repr, allowed))}, not {value!r}"
                 )
+        _check_quality_settings(root)
         return cls(**values)
+
+
+def _check_quality_settings(root: Path) -> None:
+    """A bad `check_select`/`check_ignore` stops the run here, not mid-gate."""
+    from agent.checker import load_settings
+
+    try:
+        load_settings(root)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _coerce(source: Path, key: str, value: Any, default: Any) -> Any:

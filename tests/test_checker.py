@@ -4,6 +4,7 @@ violating snippet, stays quiet on the idiomatic one, and the spec's own examples
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,10 @@ from agent.checker import (
     load_settings,
     main,
 )
+from agent.checker.engine import inspect_project
+from agent.config import RepoSettings
+from agent.errors import UsageError
+from tests.checker_cases.expectations import FIXTURE_REPOS, expected
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_PROJECT = Path(__file__).parent / "checker_cases" / "spec_project"
@@ -104,6 +109,10 @@ class BookService:
 )
 
 
+def jsonl(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
 def case_id(value: object) -> str:
     """Name parametrized cases by their rule code, not by the whole snippet."""
     return value if isinstance(value, str) and len(value) == 5 else "-"
@@ -166,8 +175,10 @@ def test_spec_project_mutated_is_caught(tmp_path: Path) -> None:
     shutil.copytree(SPEC_PROJECT, root)
     endpoint = root / "app/api/endpoints/books.py"
     endpoint.write_text(
-        endpoint.read_text().replace(
-            "    return BookResponse.model_validate(new_book)", "    return new_book"
+        endpoint.read_text()
+        .replace("    return BookResponse.model_validate(new_book)", "    return new_book")
+        .replace(
+            '@router.post("", response_model=BookResponse)', '@router.post("", response_model=None)'
         )
     )
     model = root / "app/models/book.py"
@@ -427,8 +438,8 @@ def test_spec_snippets_verbatim_are_clean(tmp_path: Path) -> None:
         (
             "BA120",
             """
-            @router.get("/{book_id}", response_model=BookResponse)
-            async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+            @router.get("/{book_id}")
+            async def get_book(session: CurrentSession, book_id: UUID) -> Any:
                 book = await BookService.get(session, book_id)
                 return book
             """,
@@ -481,8 +492,8 @@ def test_endpoint_violation_location_and_message(tmp_path: Path) -> None:
     root = endpoint_project(
         tmp_path,
         """
-        @router.get("/{book_id}", response_model=BookResponse)
-        async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+        @router.get("/{book_id}")
+        async def get_book(session: CurrentSession, book_id: UUID) -> dict[str, Any]:
             return await BookService.get(session, book_id)
         """,
     )
@@ -497,9 +508,9 @@ def test_endpoint_violation_location_and_message(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        # a model constructed in the endpoint
+        # a model constructed in the endpoint, with no schema to filter it
         """
-        @router.post("", response_model=BookResponse)
+        @router.post("", response_model=None)
         async def create_book(session: CurrentSession, data: CreateBookRequest) -> BookResponse:
             return Book(title=data.title)
         """,
@@ -511,9 +522,15 @@ def test_endpoint_violation_location_and_message(tmp_path: Path) -> None:
         """,
         # a service whose return type is unknown (not in app/services)
         """
-        @router.get("/{book_id}", response_model=BookResponse)
-        async def get_book(session: CurrentSession, book_id: UUID) -> BookResponse:
+        @router.get("/{book_id}")
+        async def get_book(session: CurrentSession, book_id: UUID) -> Any:
             return await OtherService.fetch(session, book_id)
+        """,
+        # the model declared as the return annotation
+        """
+        @router.get("/{book_id}")
+        async def get_book(session: CurrentSession, book_id: UUID) -> Book:
+            return await BookService.get(session, book_id)
         """,
     ],
 )
@@ -748,12 +765,14 @@ def test_association_table_foreign_keys_need_index(tmp_path: Path) -> None:
             "book_tag",
             Base.metadata,
             Column("book_id", ForeignKey("book.book_id"), primary_key=True),
-            Column("tag_id", ForeignKey("tag.tag_id"), primary_key=True, index=True),
+            Column("tag_id", ForeignKey("tag.tag_id"), primary_key=True),
+            Column("shelf_id", ForeignKey("shelf.shelf_id"), index=True),
         )
         """,
     )
     found = check_project(root)
-    assert [(v.code, "book.book_id" in v.message) for v in found] == [("BA203", True)]
+    # the primary key's index covers its leading column only
+    assert [(v.code, "tag.tag_id" in v.message) for v in found] == [("BA203", True)]
 
 
 def test_columns_from_mixins_and_aliases(tmp_path: Path) -> None:
@@ -820,7 +839,7 @@ class BookService:
     root = model_project(tmp_path / "bad", BOOK_MODEL.split("\n\n\n", 1)[1], files)
     found = check_project(root)
     assert [v.code for v in found] == ["BA204"]
-    assert "app/services/book.py:" in found[0].message
+    assert "(in app/services/book.py)" in found[0].message
     lines = (root / "app/models/book.py").read_text().splitlines()
     assert lines[found[0].line - 1].strip() == "author: Mapped[str]"
 
@@ -1026,9 +1045,19 @@ def test_instance_method_reports_static_but_checks_session_after_self(tmp_path: 
 
             async def title(self, book_id: UUID) -> str:
                 return "x"
+
+            async def get(self, book_id: UUID) -> Book | None:
+                return await self.session.get(Book, book_id)
         """,
     )
-    assert codes(root) == ["BA301", "BA301", "BA302"]
+    found = check_project(root)
+    # `__init__` is Python's protocol; `title` never touches the database, so it needs no
+    # session, but `get` reads it off `self` instead of taking it first.
+    assert [(v.code, v.message.split("`")[1]) for v in found] == [
+        ("BA301", "BookService.title"),
+        ("BA301", "BookService.get"),
+        ("BA302", "BookService.get"),
+    ]
 
 
 def test_non_service_classes_in_services_are_skipped(tmp_path: Path) -> None:
@@ -1206,7 +1235,9 @@ class AuthService:
         if data.password == "":
             raise AppError.bad_request("empty")
         user = Member(hashed_password=hash_password(data.password))
-        user.hashed_password = bcrypt.hashpw(data.password.encode(), bcrypt.gensalt())
+        user.hashed_password = await run_in_threadpool(
+            bcrypt.hashpw, data.password.encode(), bcrypt.gensalt()
+        )
 """,
         "app/schemas/user.py": """
 class Register(BaseModel):
@@ -1337,11 +1368,12 @@ def test_text_and_json_formats() -> None:
     )
     assert format_text(violations[:1]).endswith("Found 1 violation.")
     assert format_text([]) == "All checks passed!"
-    assert json.loads(format_json(violations)) == [
+    # `--json` promises one JSON object per line
+    assert [json.loads(line) for line in format_json(violations).splitlines()] == [
         {"path": "app/a.py", "line": 3, "col": 5, "code": "BA101", "message": "first"},
         {"path": "app/b.py", "line": 1, "col": 1, "code": "BA201", "message": "second"},
     ]
-    assert json.loads(format_json([])) == []
+    assert format_json([]) == ""
 
 
 def test_output_is_sorted(tmp_path: Path) -> None:
@@ -1367,7 +1399,7 @@ def test_main_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(tmp_path / "missing", select=None, ignore=(), as_json=False) == 2
     assert "not a directory" in capsys.readouterr().err
     assert main(tmp_path, select=None, ignore=(), as_json=False) == 2
-    assert "no app/" in capsys.readouterr().err
+    assert "no Python package" in capsys.readouterr().err
 
     root = endpoint_project(
         tmp_path / "p", "@router.get('/x')\nasync def x(y: int):\n    return y\n"
@@ -1378,7 +1410,8 @@ def test_main_exit_codes_and_output(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert out[-1] == "Found 1 violation."
 
     assert main(root, select=None, ignore=(), as_json=True) == 1
-    [item] = json.loads(capsys.readouterr().out)
+    [line] = capsys.readouterr().out.splitlines()
+    item = json.loads(line)
     assert item["code"] == "BA101" and item["path"] == "app/api/endpoints/books.py"
 
     assert main(root, select=None, ignore=["BA101"], as_json=False) == 0
@@ -1401,10 +1434,10 @@ def test_settings_from_pyproject(tmp_path: Path, capsys: pytest.CaptureFixture[s
     )
     assert load_settings(root) == CheckSettings(("BA102",), ())
     assert main(root, select=None, ignore=(), as_json=True) == 1
-    assert [v["code"] for v in json.loads(capsys.readouterr().out)] == ["BA102"]
+    assert [v["code"] for v in jsonl(capsys.readouterr().out)] == ["BA102"]
     # an explicit select replaces the configured one
     assert main(root, select=["BA101"], ignore=(), as_json=True) == 1
-    assert [v["code"] for v in json.loads(capsys.readouterr().out)] == ["BA101"]
+    assert [v["code"] for v in jsonl(capsys.readouterr().out)] == ["BA101"]
 
     (root / "pyproject.toml").write_text('[tool.backend-agent.check]\nignore = ["XX1"]\n')
     with pytest.raises(ValueError, match="XX1"):
@@ -1453,4 +1486,506 @@ def test_rendered_scaffold_passes(tmp_path: Path) -> None:
     render = pytest.importorskip("agent.scaffold.render")
     render.render_tree(tmp_path, {"name": "demo", "package": "demo"})
     assert (tmp_path / "app" / "models").is_dir()
-    assert format_text(check_project(tmp_path)) == "All checks passed!"
+    # BA306 is left out on purpose: today's scaffold hashes with bcrypt on the event loop
+    # (app/services/user.py, issue 12); test_scaffold.py holds the scaffold to every rule.
+    assert format_text(check_project(tmp_path, ignore=["BA306"])) == "All checks passed!"
+
+
+# --- issue 11: patterns of real repos that used to raise false positives ---------------
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE_REPOS))
+def test_fixture_repos_report_exactly_the_marked_findings(name: str) -> None:
+    """Each fixture repo copies the shape of a public codebase; every finding must be one
+    marked `# expect:` by hand (precision), and every mark must be found (recall)."""
+    project = FIXTURE_REPOS[name]
+    report = inspect_project(project)
+    found = {(v.path, v.line, v.code) for v in [*report.violations, *report.notices]}
+    marks = expected(project)
+    if sys.version_info >= (3, 14):
+        marks = {mark for mark in marks if mark[2] != "note"}
+    assert found == marks
+
+
+def test_project_functions_named_like_sql_are_not_sql(tmp_path: Path) -> None:
+    """BA110 used to read `update(...)`/`delete(...)` imported from the project's own service
+    module as SQLAlchemy's constructs (81 of 121 findings on one repo)."""
+    views = """
+        from fastapi import APIRouter
+        from sqlalchemy import update as sa_update
+
+        from app.incident.service import delete, update
+        from .service import get
+
+        router = APIRouter()
+
+
+        @router.put("/{incident_id}", response_model=IncidentRead)
+        def update_incident(db_session: DbSession, incident_id: int, data: IncidentUpdate):
+            incident = get(db_session=db_session, incident_id=incident_id)
+            return update(db_session=db_session, incident=incident, incident_in=data)
+
+
+        @router.delete("/{incident_id}", status_code=204)
+        def delete_incident(db_session: DbSession, incident_id: int) -> None:
+            delete(db_session=db_session, incident_id=incident_id)
+
+
+        @router.post("/{incident_id}/close", status_code=204)
+        def close(db_session: DbSession, incident_id: int) -> None:
+            db_session.execute(sa_update(Incident).values(status="closed"))
+    """
+    root = write(tmp_path, {"app/incident/views.py": views, "app/incident/__init__.py": ""})
+    found = check_project(root)
+    assert [(v.code, v.line) for v in found] == [("BA110", 24)]
+    assert "db_session.execute()" in found[0].message
+
+
+def test_dunders_and_sessionless_classes_are_not_services(tmp_path: Path) -> None:
+    body = """
+    class SlugMaker:
+        def __init__(self, separator: str = "-") -> None:
+            self.separator = separator
+
+        def make(self, title: str) -> str:
+            return self.separator.join(title.lower().split())
+
+
+    class SessionTracker:
+        active: dict[int, AsyncSession] = {}
+
+        @classmethod
+        def track(cls, session: AsyncSession) -> None:
+            cls.active[id(session)] = session
+
+
+    class BookRepository:
+        def __init__(self, session: AsyncSession) -> None:
+            self.session = session
+
+        def __repr__(self) -> str:
+            return "BookRepository()"
+
+        @property
+        def bind(self) -> object:
+            return self.session.bind
+
+        async def get(self, book_id: UUID) -> Book | None:
+            return await self.session.get(Book, book_id)
+    """
+    found = check_project(service_project(tmp_path, body))
+    assert [(v.code, v.message.split("`")[1]) for v in found] == [
+        ("BA301", "BookRepository.get"),
+        ("BA302", "BookRepository.get"),
+    ]
+
+
+def test_response_schema_filters_what_the_handler_returns(tmp_path: Path) -> None:
+    """With `response_model=` a Pydantic schema, FastAPI builds the response from it: the
+    ORM object never reaches the client (the full-stack template's pattern)."""
+    root = endpoint_project(
+        tmp_path,
+        """
+        @router.get("/{book_id}", response_model=BookResponse)
+        async def get_book(session: CurrentSession, book_id: UUID) -> Any:
+            return await BookService.get(session, book_id)
+
+
+        @router.get("/all", response_model=list[BookResponse])
+        async def all_books(session: CurrentSession) -> Any:
+            return await BookService.list(session)
+
+
+        @router.get("/raw/{book_id}")
+        async def raw_book(session: CurrentSession, book_id: UUID) -> Any:
+            return await BookService.get(session, book_id)
+        """,
+    )
+    found = check_project(root)
+    assert [(v.code, v.message.split("`")[1]) for v in found] == [("BA120", "raw_book")]
+
+
+def test_handlers_returning_nothing_or_a_response_need_no_model(tmp_path: Path) -> None:
+    root = endpoint_project(
+        tmp_path,
+        """
+        @router.delete("/{book_id}", status_code=204)
+        async def delete_book(session: CurrentSession, book_id: UUID):
+            await BookService.delete(session, book_id)
+
+
+        @router.get("/export")
+        async def export(session: CurrentSession):
+            return Response(content=b"csv", media_type="text/csv")
+
+
+        @router.get("/legacy")
+        async def legacy(response: Response):
+            response.headers["Deprecation"] = "true"
+            return response
+
+
+        @router.get("/file", response_class=FileResponse)
+        async def download():
+            return "books.csv"
+
+
+        from app.services.audit import record
+
+
+        @router.post("/audit")
+        async def audit(session: CurrentSession):
+            return await record(session, "audit")
+
+
+        @router.get("/health", include_in_schema=False)
+        async def health():
+            return {"ok": True}
+
+
+        @router.get("/count")
+        async def count(session: CurrentSession):
+            return {"count": await BookService.count(session)}
+        """,
+    )
+    write(root, {"app/services/audit.py": "async def record(session, event):\n    print(event)\n"})
+    found = check_project(root)
+    assert [(v.code, v.message.split("`")[1]) for v in found] == [("BA101", "count")]
+
+
+def test_pass_after_a_preset_default_is_handling(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/utils/parse.py": """
+                def page_size(raw: str, default: int = 50) -> int:
+                    size: int = default
+                    try:
+                        size = min(int(raw), 100)
+                    except (TypeError, ValueError):
+                        pass
+                    return size
+
+
+                def sort_key(field: str) -> str:
+                    try:
+                        field = json.loads(field)["key"]
+                    except (KeyError, ValueError):
+                        pass
+                    return field
+
+
+                def vectorize(column: str, vectorizers: dict) -> str:
+                    value = column
+                    try:
+                        vectorizer = vectorizers[column]
+                    except KeyError:
+                        pass
+                    else:
+                        value = vectorizer(value)
+                    return value
+
+
+                def first_allowed(checks: list, request: object) -> bool:
+                    for check in checks:
+                        try:
+                            check(request)
+                            return True
+                        except PermissionError:
+                            pass
+                    return False
+
+
+                def save(session: object, value: int) -> None:
+                    value = 0
+                    try:
+                        session.commit()
+                    except RuntimeError:
+                        pass
+            """
+        },
+    )
+    found = check_project(root)
+    assert [(v.code, v.line) for v in found] == [("BA106", 44)]
+
+
+def test_boolean_columns_need_no_index(tmp_path: Path) -> None:
+    body = BOOK_MODEL.split("\n\n\n", 1)[1].replace(
+        "author: Mapped[str]", "author: Mapped[str]\n    is_public: Mapped[bool]"
+    )
+    files = {
+        "app/services/book.py": SERVICE_HEADER
+        + """
+class BookService:
+    @staticmethod
+    async def public(session: AsyncSession) -> list[Book]:
+        result = await session.execute(select(Book).where(Book.is_public.is_(True)))
+        return list(result.scalars())
+"""
+    }
+    assert codes(model_project(tmp_path, body, files)) == []
+
+
+def test_identifiers_formatted_into_sql_are_not_injection(tmp_path: Path) -> None:
+    body = """
+class SearchService:
+    @staticmethod
+    async def search(session: AsyncSession, schema: str, table: str, title: str) -> None:
+        await session.execute(text(f'SET search_path TO "{schema}"'))
+        await session.execute(text(f"SELECT * FROM {schema}.{table} WHERE a = :t"), {"t": title})
+        await session.execute(text(f"ALTER TABLE {table} ADD COLUMN note text"))
+        await session.execute(text(f"SELECT * FROM book ORDER BY {table}"))
+        await session.execute(text("SELECT * FROM %s WHERE id = :id" % table))
+        await session.execute(text(f"SELECT * FROM book LIMIT {MAX_ROWS}"))
+        await session.execute(text(f"SELECT * FROM {table} WHERE title = '{title}'"))
+        await session.execute(text("SELECT * FROM book WHERE title = {}".format(title)))
+"""
+    found = check_project(service_project(tmp_path, body))
+    lines = (tmp_path / "app/services/book.py").read_text().splitlines()
+    flagged = [lines[v.line - 1].strip() for v in found]
+    assert [v.code for v in found] == ["BA401", "BA401"]
+    assert "WHERE title = '{title}'" in flagged[0] and ".format(title)" in flagged[1]
+
+
+def test_migrations_are_skipped_wherever_they_live(tmp_path: Path) -> None:
+    migration = """
+        from alembic import op
+
+        revision = "3b8e4c2f1a7d"
+        down_revision = None
+
+
+        def upgrade() -> None:
+            op.execute(f"UPDATE incident SET status = '{revision}'")
+    """
+    root = write(
+        tmp_path,
+        {
+            "src/tracker/__init__.py": "",
+            "src/tracker/database/revisions/core/versions/2024_01_02_3b8e.py": migration,
+            "src/tracker/db/upgrades/0001_status.py": migration,
+            "src/tracker/db/raw.py": migration.replace("revision = ", "tag = "),
+        },
+    )
+    assert {(v.path, v.code) for v in check_project(root)} == {("src/tracker/db/raw.py", "BA401")}
+
+
+def test_files_are_parsed_from_bytes(tmp_path: Path) -> None:
+    """A BOM or a coding cookie is Python's business, not a syntax error; the file is
+    checked like any other."""
+    bad_endpoint = "@router.get('/x')\ndef x(y):\n    return y\n"
+    root = write(tmp_path, {"app/__init__.py": ""})
+    (root / "app/bom.py").write_bytes(b"\xef\xbb\xbf" + bad_endpoint.encode())
+    (root / "app/cookie.py").write_bytes(
+        b"# -*- coding: latin-1 -*-\n# caf\xe9\n" + bad_endpoint.encode()
+    )
+    found = check_project(root)
+    assert [(v.path, v.line, v.code) for v in found if v.code == "BA102"] == [
+        ("app/bom.py", 2, "BA102"),
+        ("app/cookie.py", 4, "BA102"),
+    ]
+    assert "BA001" not in {v.code for v in found}
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="this Python parses all of it")
+def test_newer_syntax_is_a_note_not_a_violation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/a.py": "def f(x):\n    try:\n        return int(x)\n"
+            "    except ValueError, TypeError:\n        return None\n",
+            "app/b.py": "def oops(:\n    pass\n",
+        },
+    )
+    report = inspect_project(root)
+    assert [(v.path, v.code) for v in report.violations] == [("app/b.py", "BA001")]
+    [note] = report.notices
+    assert (note.path, note.line) == ("app/a.py", 4)
+    assert note.message.startswith("needs Python >= 3.14 to parse")
+    (root / "app/b.py").unlink()
+    assert main(root, as_json=False) == 0
+    out = capsys.readouterr().out
+    assert "app/a.py:4:" in out and "needs Python >= 3.14" in out and "1 file not checked." in out
+    assert main(root, as_json=True) == 0
+    [row] = jsonl(capsys.readouterr().out)
+    assert row["code"] is None and row["path"] == "app/a.py"
+
+
+def test_models_and_services_are_found_by_what_they_are(tmp_path: Path) -> None:
+    """SQLModel tables in app/models.py, declarative models under src/<pkg>/, session
+    functions in app/crud.py; SQLModel schemas and Pydantic models are not models."""
+    root = write(
+        tmp_path,
+        {
+            "app/models.py": """
+                import uuid
+                from datetime import datetime
+
+                from sqlmodel import Field, SQLModel
+
+
+                class ItemBase(SQLModel):
+                    title: str
+                    password: str | None = None
+
+
+                class Item(ItemBase, table=True):
+                    id: int | None = Field(default=None, primary_key=True)
+                    owner_id: uuid.UUID = Field(foreign_key="user.id")
+                    created_at: datetime = Field(sa_column_kwargs={"server_default": func.now()})
+            """,
+            "app/crud.py": """
+                from sqlmodel import Session
+
+                from app.models import Item
+
+
+                def create_item(*, session: Session, title: str) -> Item:
+                    item = Item(title=title)
+                    session.add(item)
+                    return item
+            """,
+        },
+    )
+    found = check_project(root)
+    assert [(v.path, v.code) for v in found] == [
+        ("app/crud.py", "BA301"),
+        ("app/crud.py", "BA303"),
+        ("app/models.py", "BA402"),
+        ("app/models.py", "BA201"),
+        ("app/models.py", "BA203"),
+    ]
+
+
+# --- settings and output ---------------------------------------------------------------
+
+
+def agent_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=False,
+    )
+
+
+def test_bad_selectors_are_one_line_errors(tmp_path: Path) -> None:
+    root = endpoint_project(tmp_path, "@router.get('/x')\nasync def x(y):\n    return y\n")
+    (root / "pyproject.toml").write_text('[tool.backend-agent]\ncheck_ignore = ["BA1", "XX"]\n')
+    with pytest.raises(UsageError, match="check_ignore: unknown rule selector: 'XX'"):
+        RepoSettings.load(root)
+    result = agent_cli("check", cwd=root)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "pyproject.toml: check_ignore: unknown rule selector: 'XX'" in result.stderr
+
+    (root / "pyproject.toml").unlink()
+    bad_flag = agent_cli("check", "--ignore", "BA1,BA99", cwd=root)
+    assert bad_flag.returncode == 2 and bad_flag.stderr.startswith("error: --ignore: ")
+    assert bad_flag.stderr.count("\n") == 1
+
+
+def test_check_command_selects_and_prints_json_lines(tmp_path: Path) -> None:
+    root = endpoint_project(tmp_path, "@router.get('/x')\nasync def x(y):\n    return y\n")
+    result = agent_cli("check", "--select", "BA101,BA102", "--json", cwd=root)
+    assert result.returncode == 1, result.stderr
+    rows = jsonl(result.stdout)
+    assert [row["code"] for row in rows] == ["BA101", "BA102"]
+    clean = agent_cli("check", "--select", "BA2", "--json", cwd=root)
+    assert (clean.returncode, clean.stdout) == (0, "")
+
+
+def test_rules_list_documents_the_blocking_rule() -> None:
+    assert "BA306" in format_rules()
+    assert "async def" in RULES["BA306"].summary
+
+
+# --- BA306: blocking calls inside async def ------------------------------------------------
+
+
+def test_blocking_calls_in_async_code(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {
+            "app/utils/auth.py": """
+                import bcrypt
+                from passlib.context import CryptContext
+
+                pwd_context = CryptContext(schemes=["bcrypt"])
+
+
+                class Hasher:
+                    @staticmethod
+                    def hash_password(password: str) -> str:
+                        return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+                def legacy_verify(password: str, hashed: str) -> bool:
+                    return pwd_context.verify(password, hashed)
+            """,
+            "app/services/auth.py": """
+                import asyncio
+                import hashlib
+                import time
+                import urllib.request
+
+                import anyio
+                import httpx
+                import requests
+                from bcrypt import checkpw
+                from fastapi.concurrency import run_in_threadpool
+
+                from app.utils.auth import Hasher, legacy_verify
+
+
+                async def blocking(password: str, hashed: bytes) -> None:
+                    Hasher.hash_password(password)
+                    legacy_verify(password, "x")
+                    checkpw(password.encode(), hashed)
+                    hashlib.pbkdf2_hmac("sha256", b"p", b"s", 1)
+                    time.sleep(1)
+                    requests.get("https://example.com", timeout=1)
+                    urllib.request.urlopen("https://example.com")
+                    with httpx.Client() as client:
+                        client.get("https://example.com")
+
+
+                async def offloaded(password: str, hashed: bytes) -> None:
+                    await run_in_threadpool(Hasher.hash_password, password)
+                    await asyncio.to_thread(checkpw, password.encode(), hashed)
+                    await anyio.to_thread.run_sync(lambda: time.sleep(1))
+                    await asyncio.sleep(1)
+                    async with httpx.AsyncClient() as client:
+                        await client.get("https://example.com")
+
+                    def in_a_thread() -> None:
+                        time.sleep(1)
+
+                    await asyncio.to_thread(in_a_thread)
+
+
+                def sync_code(password: str) -> None:
+                    Hasher.hash_password(password)
+                    time.sleep(1)
+            """,
+        },
+    )
+    found = check_project(root)
+    lines = (root / "app/services/auth.py").read_text().splitlines()
+    assert {v.code for v in found} == {"BA306"}
+    assert [lines[v.line - 1].strip().split("(")[0] for v in found] == [
+        "Hasher.hash_password",
+        "legacy_verify",
+        "checkpw",
+        "hashlib.pbkdf2_hmac",
+        "time.sleep",
+        "requests.get",
+        "urllib.request.urlopen",
+        "client.get",
+    ]
+    assert "via `bcrypt.hashpw()`" in found[0].message
+    assert "asyncio.sleep" in found[4].message

@@ -115,12 +115,6 @@ def parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
     return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
 
 
-def functions(tree: ast.AST) -> Iterator[FunctionNode]:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            yield node
-
-
 def decorator_names(func: FunctionNode | ast.ClassDef) -> set[str]:
     out = set()
     for dec in func.decorator_list:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from agent.checker.astutil import (
     FunctionNode,
@@ -19,12 +18,18 @@ from agent.checker.astutil import (
     walk_local,
 )
 from agent.checker.base import violation
-from agent.checker.project import ProjectIndex, SourceFile, called_on, session_param_names
+from agent.checker.project import (
+    DEPENDENCY_MARKERS,
+    Endpoint,
+    ProjectIndex,
+    SourceFile,
+    called_on,
+    resolve_function,
+    session_param_names,
+)
 from agent.checker.rules import Violation
 from agent.checker.statuses import status_value
 
-ROUTE_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "api_route"})
-ROUTER_FACTORIES = frozenset({"APIRouter", "FastAPI"})
 SESSION_DB_METHODS = frozenset(
     {
         "add",
@@ -45,64 +50,31 @@ SESSION_DB_METHODS = frozenset(
     }
 )
 SQL_CONSTRUCTS = frozenset({"select", "insert", "update", "delete", "text"})
-SQL_MODULES = frozenset({"", "sa", "sqlalchemy", "sqlalchemy.sql", "postgresql"})
 MAX_ENDPOINT_STATEMENTS = 10
 UNVALIDATED_TYPES = frozenset({"dict", "Dict", "Any", "object", "Mapping", "MutableMapping"})
 CONTAINER_TYPES = frozenset({"list", "List", "Sequence", "set", "tuple"})
 RAW_BODY_METHODS = frozenset({"json", "body", "form", "stream"})
 NO_BODY_STATUSES = frozenset({204, 304})
-DEPENDENCY_MARKERS = frozenset({"Depends", "Security"})
 UNCLEAN_RETURN_NAMES = frozenset({"Any", "Self", "object"})
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    func: FunctionNode
-    route: ast.Call  # the `@router.<method>(...)` decorator call
-
-
-def router_names(tree: ast.Module) -> set[str]:
-    """`router` plus any module-level name bound to `APIRouter(...)` or `FastAPI(...)`."""
-    names = {"router"}
-    for stmt in tree.body:
-        value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) else None
-        if isinstance(value, ast.Call) and last_name(value.func) in ROUTER_FACTORIES:
-            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-            names.update(t.id for t in targets if isinstance(t, ast.Name))
-    return names
-
-
-def endpoints(tree: ast.Module) -> Iterator[Endpoint]:
-    routers = router_names(tree)
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            continue
-        for dec in node.decorator_list:
-            if (
-                isinstance(dec, ast.Call)
-                and isinstance(dec.func, ast.Attribute)
-                and dec.func.attr in ROUTE_METHODS
-                and dotted(dec.func.value) in routers
-            ):
-                yield Endpoint(node, dec)
-                break
+RESPONSES = frozenset({"Response", "JSONResponse", "HTMLResponse", "PlainTextResponse"})
+NOT_SCHEMA_MODULES = ("fastapi", "starlette", "typing", "collections", "uuid", "datetime")
 
 
 def check_endpoints(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
-    for endpoint in endpoints(tree):
-        yield from _signature(source, endpoint)
+    for endpoint in index.routes(source):
+        yield from _signature(source, endpoint, index)
         yield from _thinness(source, endpoint, index)
         yield from _returns(source, endpoint, index)
         yield from _raw_body(source, endpoint)
 
 
-def _signature(source: SourceFile, ep: Endpoint) -> Iterator[Violation]:
+def _signature(source: SourceFile, ep: Endpoint, index: ProjectIndex) -> Iterator[Violation]:
     func, name = ep.func, ep.func.name
     response_model = keyword(ep.route, "response_model")
     has_model = response_model is not None and not is_none(response_model)
-    if not has_model and func.returns is None:
+    if not has_model and func.returns is None and _returns_a_body(source, func, ep.route, index):
         yield violation(
             source,
             func,
@@ -209,7 +181,7 @@ def _thinness(source: SourceFile, ep: Endpoint, index: ProjectIndex) -> Iterator
                 f"endpoint `{name}` calls `{receiver}.{method}()` directly; "
                 "delegate data access to a service",
             )
-        elif _is_sql_construct(node):
+        elif source.is_sql_call(node, SQL_CONSTRUCTS):
             reported_lines.add(node.lineno)
             yield violation(
                 source,
@@ -232,26 +204,22 @@ def _position(node: ast.AST) -> tuple[int, int]:
     return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
 
 
-def _is_sql_construct(call: ast.Call) -> bool:
-    if last_name(call.func) not in SQL_CONSTRUCTS:
-        return False
-    if isinstance(call.func, ast.Name):
-        return True
-    return isinstance(call.func, ast.Attribute) and dotted(call.func.value) in SQL_MODULES
-
-
 def _returns(source: SourceFile, ep: Endpoint, index: ProjectIndex) -> Iterator[Violation]:
     func, name = ep.func, ep.func.name
-    for declared in (keyword(ep.route, "response_model"), func.returns):
-        leaked = sorted(names_in(declared) & set(index.models))
-        if leaked:
-            yield violation(
-                source,
-                declared,
-                "BA120",
-                f"endpoint `{name}` declares the database model `{leaked[0]}` as its response; "
-                "use a response schema",
-            )
+    response_model = keyword(ep.route, "response_model")
+    declared = response_model if response_model is not None else func.returns
+    leaked = sorted(names_in(declared) & set(index.models))
+    if leaked:
+        yield violation(
+            source,
+            declared,
+            "BA120",
+            f"endpoint `{name}` declares the database model `{leaked[0]}` as its response; "
+            "use a response schema",
+        )
+        return
+    if _is_schema(declared, source, index):
+        return  # FastAPI builds the response from the schema, whatever the handler returns
     assignments = _assignments(func)
     sessions = session_param_names(func, index)
     for node in walk_local(func.body):
@@ -363,6 +331,87 @@ def _clean_annotation(func: FunctionNode, index: ProjectIndex) -> bool:
         or names & index.typevars
         or names & type_params
     )
+
+
+def _returns_a_body(
+    source: SourceFile, func: FunctionNode, route: ast.Call, index: ProjectIndex
+) -> bool:
+    """False for handlers that return nothing, a ready `Response`, or what a project
+    function that returns nothing gives back: there is no model to declare."""
+    hidden = keyword(route, "include_in_schema")
+    if keyword(route, "response_class") is not None or (
+        isinstance(hidden, ast.Constant) and hidden.value is False
+    ):
+        return False  # the response is declared by its class, or not part of the API
+    responses = {
+        arg.arg
+        for arg in all_args(func)
+        if last_name(unwrap_annotated(arg.annotation)) in RESPONSES
+    }
+    assignments = _assignments(func)
+    for node in walk_local(func.body):
+        if (
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and not is_none(node.value)
+            and not _is_response(node.value, node.lineno, assignments, responses)
+            and not _returns_nothing(source, node.value, index)
+        ):
+            return True
+    return False
+
+
+def _returns_nothing(source: SourceFile, expr: ast.expr, index: ProjectIndex) -> bool:
+    """`return await service.insert(...)` where `insert` never returns a value."""
+    call = expr.value if isinstance(expr, ast.Await) else expr
+    if not isinstance(call, ast.Call):
+        return False
+    target = resolve_function(source, call.func, index)
+    if target is None:
+        return False
+    _, callee = target
+    if callee.returns is not None:
+        return is_none(callee.returns)
+    return not any(
+        isinstance(node, ast.Return) and node.value is not None and not is_none(node.value)
+        for node in walk_local(callee.body)
+    )
+
+
+def _is_response(
+    expr: ast.expr,
+    line: int,
+    assignments: dict[str, list[tuple[int, ast.expr]]],
+    responses: set[str],
+) -> bool:
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    if isinstance(expr, ast.Call):
+        return last_name(expr.func).endswith("Response")
+    if isinstance(expr, ast.Name):
+        if expr.id in responses:
+            return True
+        earlier = [value for lineno, value in assignments.get(expr.id, []) if lineno < line]
+        return bool(earlier) and _is_response(earlier[-1], line, assignments, responses)
+    return False
+
+
+def _is_schema(declared: ast.expr | None, source: SourceFile, index: ProjectIndex) -> bool:
+    """A declared response type that validates the output: a Pydantic schema of the
+    project, or a class imported from a library other than FastAPI/Starlette/typing."""
+    for name in names_in(declared):
+        if name in index.schemas:
+            return True
+        origin = source.imports.get(name, "")
+        if (
+            name not in index.classes
+            and name[:1].isupper()
+            and name not in UNCLEAN_RETURN_NAMES
+            and origin
+            and not origin.startswith(NOT_SCHEMA_MODULES)
+        ):
+            return True
+    return False
 
 
 def _raw_body(source: SourceFile, ep: Endpoint) -> Iterator[Violation]:

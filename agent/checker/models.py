@@ -1,4 +1,5 @@
-"""Rules for SQLAlchemy models under app/models: keys, timestamps, indexes, password columns."""
+"""Rules for ORM models (SQLAlchemy declarative classes, SQLModel tables), wherever they are
+defined: keys, timestamps, indexes, password columns."""
 
 from __future__ import annotations
 
@@ -6,55 +7,56 @@ import ast
 import re
 from collections.abc import Iterator
 
-from agent.checker.astutil import dotted, is_true, last_name, names_in
+from agent.checker.astutil import dotted, is_true, keyword, last_name, names_in
 from agent.checker.base import violation
 from agent.checker.project import (
     COLUMN_FACTORIES,
+    SQLMODEL_FIELD,
     ClassInfo,
     Column,
     ProjectIndex,
     SourceFile,
     aliased_type,
     class_columns,
+    descends_from,
 )
 from agent.checker.rules import Violation
 
+NOW_FUNCTIONS = frozenset({"now", "current_timestamp", "localtimestamp", "statement_timestamp"})
+NOW_SQL = frozenset({"now()", "current_timestamp", "localtimestamp", "timezone('utc', now())"})
 PLAIN_PASSWORD_COLUMN = re.compile(r"^(plain_?|raw_?|user_?|clear_?)?(password|passwd|pwd|pass)$")
 
 
 def check_models(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> Iterator[Violation]:
-    if source.area != "models":
-        return
     yield from _foreign_keys(source, tree)
-    for node in tree.body:
+    for node in source.nodes:
         if not isinstance(node, ast.ClassDef):
             continue
         info = index.classes.get(node.name)
         if info is None or info.node is not node:
             continue
-        yield from _password_columns(source, info, index)
-        if node.name in index.models and _has_table(node) and not _abstract(node):
+        if node.name in index.models or node.name in index.model_bases:
+            yield from _password_columns(source, info, index)
+        if node.name in index.models and _has_table(info, index):
             yield from _primary_key(source, info, index)
             yield from _created_at(source, info, index)
     yield from _password_table_columns(source, tree)
     yield from _unindexed_filters(source, index)
 
 
-def _has_table(node: ast.ClassDef) -> bool:
-    return any(
+def _has_table(info: ClassInfo, index: ProjectIndex) -> bool:
+    """Its own table: `__tablename__`/`__table__` in its body, a SQLModel table, or a
+    declarative base that names tables itself (`@declared_attr __tablename__`); subclasses of
+    another model without one share their parent's table."""
+    node = info.node
+    if info.sqlmodel_table or any(
         isinstance(stmt, ast.Assign | ast.AnnAssign)
-        and "__tablename__" in {dotted(t) for t in _targets(stmt)}
+        and {"__tablename__", "__table__"} & {dotted(t) for t in _targets(stmt)}
         for stmt in node.body
-    )
-
-
-def _abstract(node: ast.ClassDef) -> bool:
-    return any(
-        isinstance(stmt, ast.Assign | ast.AnnAssign)
-        and "__abstract__" in {dotted(t) for t in _targets(stmt)}
-        and is_true(stmt.value)
-        for stmt in node.body
-    )
+    ):
+        return True
+    lineage = index.lineage(info.name) or []
+    return not any(ancestor.name in index.models for ancestor in lineage[1:])
 
 
 def _targets(stmt: ast.Assign | ast.AnnAssign) -> list[ast.expr]:
@@ -84,8 +86,8 @@ def _primary_key(source: SourceFile, info: ClassInfo, index: ProjectIndex) -> It
 
 def _is_uuid(column: Column, index: ProjectIndex) -> bool:
     names = names_in(aliased_type(column, index))
-    if column.call is not None and column.call.args:
-        first = column.call.args[0]
+    if column.type_args:
+        first = column.type_args[0]
         if not (isinstance(first, ast.Call) and last_name(first.func) == "ForeignKey"):
             names |= names_in(first)
     return any("UUID" in name.upper() or name.upper() == "GUID" for name in names)
@@ -110,8 +112,7 @@ def _created_at(source: SourceFile, info: ClassInfo, index: ProjectIndex) -> Ite
             "mapped_column(DateTime(timezone=True), server_default=func.now())`",
         )
         return
-    default = column.option("server_default")
-    if not (isinstance(default, ast.Call) and _is_func_now(default.func)):
+    if not _is_now(column.option("server_default")):
         yield violation(
             source,
             _anchor(column, info, source),
@@ -120,26 +121,33 @@ def _created_at(source: SourceFile, info: ClassInfo, index: ProjectIndex) -> Ite
         )
 
 
-def _is_func_now(node: ast.expr) -> bool:
-    name = dotted(node)
-    return name == "func.now" or name.endswith(".func.now")
+def _is_now(default: ast.expr | None) -> bool:
+    """`func.now()`, or a synonym the database evaluates the same way."""
+    if not isinstance(default, ast.Call):
+        return False
+    name = dotted(default.func)
+    if name.partition("func.")[2] in NOW_FUNCTIONS:
+        return True
+    sql = default.args[0] if default.args and last_name(default.func) == "text" else None
+    return isinstance(sql, ast.Constant) and str(sql.value).lower() in NOW_SQL
 
 
 def _foreign_keys(source: SourceFile, tree: ast.Module) -> Iterator[Violation]:
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and last_name(node.func) in COLUMN_FACTORIES):
+    leading = _leading_primary_keys(source.nodes)
+    for node in source.nodes:
+        if not (
+            isinstance(node, ast.Call)
+            and last_name(node.func) in {*COLUMN_FACTORIES, SQLMODEL_FIELD}
+        ):
             continue
-        fk = next(
-            (
-                arg
-                for arg in node.args
-                if isinstance(arg, ast.Call) and last_name(arg.func) == "ForeignKey"
-            ),
-            None,
-        )
-        index_kw = next((kw for kw in node.keywords if kw.arg == "index"), None)
-        if fk is not None and (index_kw is None or not is_true(index_kw.value)):
-            target = ast.unparse(fk.args[0]) if fk.args else "?"
+        if last_name(node.func) == SQLMODEL_FIELD:
+            fk = keyword(node, "foreign_key")
+            target = ast.unparse(fk) if fk is not None else "?"
+        else:
+            fk = next((arg for arg in node.args if last_name(_called(arg)) == "ForeignKey"), None)
+            target = ast.unparse(fk.args[0]) if isinstance(fk, ast.Call) and fk.args else "?"
+        indexed = is_true(keyword(node, "index")) or is_true(keyword(node, "unique"))
+        if fk is not None and not indexed and id(node) not in leading:
             yield violation(
                 source,
                 fk,
@@ -148,11 +156,51 @@ def _foreign_keys(source: SourceFile, tree: ast.Module) -> Iterator[Violation]:
             )
 
 
+def _called(node: ast.expr) -> ast.expr | None:
+    return node.func if isinstance(node, ast.Call) else None
+
+
+def _leading_primary_keys(nodes: list[ast.AST]) -> set[int]:
+    """Column calls that lead their table's primary key, which indexes them already
+    (a second column of a composite key is not covered by that index)."""
+    out: set[int] = set()
+    for node in nodes:
+        if isinstance(node, ast.ClassDef):
+            values = [
+                stmt.value for stmt in node.body if isinstance(stmt, ast.Assign | ast.AnnAssign)
+            ]
+        elif isinstance(node, ast.Call) and last_name(node.func) == "Table":
+            values = list(node.args)
+        else:
+            continue
+        keys = [
+            value
+            for value in values
+            if isinstance(value, ast.Call)
+            and last_name(value.func) in {*COLUMN_FACTORIES, SQLMODEL_FIELD}
+            and is_true(keyword(value, "primary_key"))
+        ]
+        if keys:
+            out.add(id(keys[0]))
+    return out
+
+
+def _is_boolean(column: Column, index: ProjectIndex) -> bool:
+    names = names_in(aliased_type(column, index)) | names_in(
+        column.type_args[0] if column.type_args else None
+    )
+    return bool(names & {"bool", "Boolean"})
+
+
 def _password_columns(
     source: SourceFile, info: ClassInfo, index: ProjectIndex
 ) -> Iterator[Violation]:
-    for column in class_columns(info, index).values():
-        if PLAIN_PASSWORD_COLUMN.match(column.name.lower()):
+    sqlmodel = info.sqlmodel_table or descends_from(index, info, {"SQLModel"})
+    for column in class_columns(info, index, sqlmodel=sqlmodel).values():
+        if (
+            PLAIN_PASSWORD_COLUMN.match(column.name.lower())
+            and column.name not in index.hashed_columns
+        ):
             yield violation(
                 source,
                 column.stmt,
@@ -164,7 +212,7 @@ def _password_columns(
 
 def _password_table_columns(source: SourceFile, tree: ast.Module) -> Iterator[Violation]:
     """`Column("password", ...)` inside `Table(...)` declarations."""
-    for node in ast.walk(tree):
+    for node in source.nodes:
         if (
             isinstance(node, ast.Call)
             and last_name(node.func) in COLUMN_FACTORIES
@@ -184,7 +232,10 @@ def _password_table_columns(source: SourceFile, tree: ast.Module) -> Iterator[Vi
 
 def _unindexed_filters(source: SourceFile, index: ProjectIndex) -> Iterator[Violation]:
     reported: set[int] = set()
+    defined_here = {info.name for info in index.classes.values() if info.source is source}
     for (model, attr), places in sorted(index.queried.items()):
+        if not defined_here & {info.name for info in index.lineage(model) or []}:
+            continue
         columns = index.columns(model)
         column = columns.get(attr) if columns else None
         if (
@@ -192,6 +243,7 @@ def _unindexed_filters(source: SourceFile, index: ProjectIndex) -> Iterator[Viol
             or column.owner.source is not source
             or column.indexed
             or column.foreign_key is not None  # BA203's business
+            or _is_boolean(column, index)  # two values: an index rarely helps
             or attr in index.table_arg_indexes.get(model, set())
             or id(column.stmt) in reported
         ):
@@ -201,6 +253,6 @@ def _unindexed_filters(source: SourceFile, index: ProjectIndex) -> Iterator[Viol
             source,
             column.stmt,
             "BA204",
-            f"`{model}.{attr}` is filtered on ({places[0]}) but not indexed; add `index=True` "
+            f"`{model}.{attr}` is filtered on (in {places[0]}) but not indexed; add `index=True` "
             "(or `unique=True`)",
         )

@@ -108,7 +108,10 @@ RULES: dict[str, Rule] = {
         "Every Model Must Have: Proper indexes on frequently queried columns",
         True,
     ),
-    # Services
+    # Services: classes that take or hold a session and touch the project's data (not models,
+    # their mixins, schemas or value types), wherever they live; and public session-first
+    # functions over the project's models outside route, dependency and engine-setup modules
+    # (`app/crud.py`), except jobs registered with a decorator (`@scheduler.add(...)`).
     "BA301": Rule(
         "Service method is not a `@staticmethod` (or is a module-level service function)",
         "Every Service Method Must: Be a static method",
@@ -135,11 +138,23 @@ RULES: dict[str, Rule] = {
         "Every Service Method Must: Handle database errors and raise appropriate `AppError`",
         False,
     ),
+    # Heuristic: known blocking APIs resolved through imports (bcrypt, hashlib KDFs,
+    # time.sleep, requests, httpx/urllib sync calls, subprocess, passlib/pwdlib hashers,
+    # sync HTTP client objects), and the project's sync functions that call them.
+    "BA306": Rule(
+        "Blocking call inside `async def` (bcrypt, hashlib KDFs, `time.sleep`, sync HTTP)",
+        "Stack: FastAPI with async/await (a blocking call stalls every request on the event "
+        "loop; hand it to `run_in_threadpool`/`asyncio.to_thread`)",
+        True,
+    ),
     # Security / "Never Do"
+    # Heuristic: a value formatted into SQL text (after `=`, inside quotes, `LIMIT`...);
+    # identifiers (`FROM {table}`, `"{schema}".`, `SET search_path TO {s}`), module
+    # constants and `__tablename__` cannot be bound parameters and are not flagged.
     "BA401": Rule(
-        "Raw SQL built with f-string, `%`, `.format()` or concatenation",
+        "Raw SQL with a value formatted in (f-string, `%`, `.format()`, concatenation)",
         "Never Do: Use raw SQL without parameterization",
-        False,
+        True,
     ),
     # Heuristic (names): column `password`/`passwd`/`pwd`/`plain_password`...;
     # BA403: a password-named value (not a call such as hash_password(...)) assigned to a
@@ -211,7 +226,10 @@ def validate_selectors(selectors: Sequence[str]) -> None:
         if selector == "ALL":
             continue
         if not any(code.startswith(selector) for code in RULES):
-            raise ValueError(f"unknown rule selector: {selector!r}")
+            raise ValueError(
+                f"unknown rule selector: {selector!r} (codes are {min(RULES)}-{max(RULES)} or "
+                "a prefix such as BA1; list them with `python -m agent.checker --rules`)"
+            )
 
 
 def enabled_codes(select: Sequence[str] | None, ignore: Sequence[str]) -> frozenset[str]:

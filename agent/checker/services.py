@@ -9,31 +9,31 @@ from agent.checker.astutil import (
     FunctionNode,
     decorator_names,
     dotted,
-    functions,
     last_name,
     parents,
     positional_args,
     walk_local,
 )
 from agent.checker.base import violation
-from agent.checker.project import ProjectIndex, SourceFile, called_on, session_param_names
+from agent.checker.project import (
+    SELF_SESSION_ATTRS,
+    ProjectIndex,
+    SourceFile,
+    called_on,
+    is_infrastructure,
+    is_service_class,
+    opened_sessions,
+    session_param_names,
+    uses_session,
+)
 from agent.checker.rules import Violation
 
-NON_SERVICE_BASE_SUFFIXES = (
-    "Model",
-    "Enum",
-    "Exception",
-    "Error",
-    "TypedDict",
-    "Protocol",
-    "NamedTuple",
-    "Settings",
-)
+ACCESSORS = frozenset({"property", "cached_property", "setter", "getter", "deleter"})
 WRITE_METHODS = frozenset({"add", "add_all", "delete", "merge"})
 # The CRUD mixin's writes only flush (`await Book.create(session, ...)`, `book.delete(session)`).
 CRUD_WRITE_METHODS = frozenset({"create", "update", "delete", "save", "bulk_create", "upsert"})
 DML_CONSTRUCTS = frozenset({"insert", "update", "delete", "pg_insert"})
-SQL_MODULES = frozenset({"sa", "sqlalchemy", "postgresql", "sqlalchemy.dialects.postgresql"})
+SELF_SESSIONS = frozenset(f"self.{attr}" for attr in SELF_SESSION_ATTRS)
 ASYNC_SESSION_METHODS = frozenset(
     {
         "commit",
@@ -58,16 +58,61 @@ ASYNC_SESSION_METHODS = frozenset(
 def check_services(
     source: SourceFile, tree: ast.Module, index: ProjectIndex
 ) -> Iterator[Violation]:
-    if source.area != "services":
+    """Service classes (they work with a session) anywhere outside route modules, and
+    module-level functions taking a session where no class holds them (`crud.py`)."""
+    if index.routes(source):
         return
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and _is_service_class(node):
+    for node in source.nodes:
+        if isinstance(node, ast.ClassDef) and is_service_class(node, index):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
                     yield from _method(source, node.name, item, index)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+    if is_infrastructure(tree):
+        return
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             yield from _module_function(source, node, index)
-    for node in ast.walk(tree):
+
+
+def _module_function(
+    source: SourceFile, func: FunctionNode, index: ProjectIndex
+) -> Iterator[Violation]:
+    """A public function taking the session first and working with the project's models is
+    a service operation outside a service class. Private helpers, dependencies
+    (`Depends(get_db)`), generators and model-agnostic utilities (`paginate(session, stmt)`)
+    are not."""
+    params = positional_args(func) or list(func.args.kwonlyargs)
+    if func.name.startswith("_") or func.name in index.dependencies or not params:
+        return
+    if _is_generator(func) or _registered(func) or not index.is_session_param(params[0]):
+        return
+    if not {node.id for node in ast.walk(func) if isinstance(node, ast.Name)} & set(index.models):
+        return
+    yield violation(
+        source,
+        func,
+        "BA301",
+        f"service function `{func.name}` must be a `@staticmethod` of a service class",
+    )
+    yield from _commits(source, func.name, func, index)
+    yield from _http_exceptions(source, func)
+
+
+def _registered(func: FunctionNode) -> bool:
+    """`@scheduler.add(...)`, `@celery_app.task(...)`: an entry point a framework calls
+    (a job, a task, a command), like an endpoint, not a service operation."""
+    return any(
+        isinstance(dec, ast.Call) and isinstance(dec.func, ast.Attribute)
+        for dec in func.decorator_list
+    )
+
+
+def _is_generator(func: FunctionNode) -> bool:
+    return any(isinstance(node, ast.Yield | ast.YieldFrom) for node in walk_local(func.body))
+
+
+def _http_exceptions(source: SourceFile, func: FunctionNode) -> Iterator[Violation]:
+    for node in walk_local(func.body):
         if isinstance(node, ast.Raise) and last_name(_raised(node)) == "HTTPException":
             yield violation(
                 source,
@@ -77,43 +122,17 @@ def check_services(
             )
 
 
-def _module_function(
-    source: SourceFile, func: FunctionNode, index: ProjectIndex
-) -> Iterator[Violation]:
-    """A public function taking the session is a service operation outside a service class;
-    private helpers and session-less utilities are left alone."""
-    params = positional_args(func)
-    if func.name.startswith("_") or not params:
-        return
-    first = params[0]
-    if "session" in first.arg.lower() or index.is_session_annotation(first.annotation):
-        yield violation(
-            source,
-            func,
-            "BA301",
-            f"service function `{func.name}` must be a `@staticmethod` of a service class",
-        )
-        yield from _commits(source, func.name, func, index)
-
-
 def _raised(node: ast.Raise) -> ast.expr | None:
     return node.exc.func if isinstance(node.exc, ast.Call) else node.exc
-
-
-def _is_service_class(node: ast.ClassDef) -> bool:
-    if "dataclass" in decorator_names(node):
-        return False
-    bases = [
-        last_name(base.value if isinstance(base, ast.Subscript) else base) for base in node.bases
-    ]
-    return not any(base.endswith(NON_SERVICE_BASE_SUFFIXES) for base in bases)
 
 
 def _method(
     source: SourceFile, owner: str, func: FunctionNode, index: ProjectIndex
 ) -> Iterator[Violation]:
-    qualified = f"{owner}.{func.name}"
     decorators = decorator_names(func)
+    if (func.name.startswith("__") and func.name.endswith("__")) or decorators & ACCESSORS:
+        return  # `__init__`, properties: Python's protocols, not service operations
+    qualified = f"{owner}.{func.name}"
     static = "staticmethod" in decorators
     if not static:
         yield violation(
@@ -122,13 +141,14 @@ def _method(
             "BA301",
             f"service method `{qualified}` must be a `@staticmethod`",
         )
+    yield from _http_exceptions(source, func)
+    if not uses_session(func, index):
+        return  # a helper that never touches the database needs no session
     params = positional_args(func) or list(func.args.kwonlyargs)
     if not static and params and params[0].arg in {"self", "cls"}:
         params = params[1:]
     first = params[0] if params else None
-    if first is None or not (
-        "session" in first.arg.lower() or index.is_session_annotation(first.annotation)
-    ):
+    if first is None or not index.is_session_param(first):
         shown = f"`{first.arg}`" if first is not None else "nothing"
         yield violation(
             source,
@@ -143,7 +163,7 @@ def _method(
 def _commits(
     source: SourceFile, qualified: str, func: FunctionNode, index: ProjectIndex
 ) -> Iterator[Violation]:
-    sessions = session_param_names(func, index) | _async_with_names(func)
+    sessions = session_param_names(func, index) | opened_sessions(func) | SELF_SESSIONS
     first_write: tuple[ast.Call, str] | None = None
     commits = False
     for node in sorted(walk_local(func.body), key=_position):
@@ -153,7 +173,7 @@ def _commits(
         if method == "commit" or (method == "begin" and _is_context_manager(node, func)):
             commits = True
         elif first_write is None and (
-            method in WRITE_METHODS or (method == "execute" and _is_dml(node))
+            method in WRITE_METHODS or (method == "execute" and _is_dml(source, node))
         ):
             label = f"{method}()" if method != "execute" else "execute(<insert/update/delete>)"
             first_write = (node, label)
@@ -191,16 +211,13 @@ def _position(node: ast.AST) -> tuple[int, int]:
     return getattr(node, "lineno", 0), getattr(node, "col_offset", 0)
 
 
-def _is_dml(call: ast.Call) -> bool:
+def _is_dml(source: SourceFile, call: ast.Call) -> bool:
     if not call.args:
         return False
-    for node in ast.walk(call.args[0]):
-        if isinstance(node, ast.Call) and last_name(node.func) in DML_CONSTRUCTS:
-            if isinstance(node.func, ast.Name):
-                return True
-            if isinstance(node.func, ast.Attribute) and dotted(node.func.value) in SQL_MODULES:
-                return True
-    return False
+    return any(
+        isinstance(node, ast.Call) and source.is_sql_call(node, DML_CONSTRUCTS)
+        for node in ast.walk(call.args[0])
+    )
 
 
 def _is_context_manager(call: ast.Call, func: FunctionNode) -> bool:
@@ -212,26 +229,15 @@ def _is_context_manager(call: ast.Call, func: FunctionNode) -> bool:
     return False
 
 
-def _async_with_names(func: FunctionNode) -> set[str]:
-    """Names bound by `async with factory() as session` are async sessions."""
-    out = set()
-    for node in walk_local(func.body):
-        if isinstance(node, ast.AsyncWith):
-            for item in node.items:
-                if isinstance(item.optional_vars, ast.Name) and "session" in item.optional_vars.id:
-                    out.add(item.optional_vars.id)
-    return out
-
-
 def check_awaits(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> Iterator[Violation]:
     """AsyncSession methods return coroutines; forgetting `await` silently does nothing."""
-    parent = parents(tree)
-    for func in functions(tree):
+    for func in source.nodes:
         if not isinstance(func, ast.AsyncFunctionDef):
             continue
         sessions = _async_session_names(func, index)
         if not sessions:
             continue
+        parent = parents(func)
         for node in walk_local(func.body):
             if not isinstance(node, ast.Call):
                 continue
@@ -247,7 +253,7 @@ def check_awaits(source: SourceFile, tree: ast.Module, index: ProjectIndex) -> I
 
 
 def _async_session_names(func: FunctionNode, index: ProjectIndex) -> set[str]:
-    names = _async_with_names(func)
+    names = opened_sessions(func, async_only=True)
     for arg in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]:
         if arg.annotation is None:
             if arg.arg in {"session", "db", "db_session"}:
