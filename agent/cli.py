@@ -456,7 +456,17 @@ def doctor(repo: Repo = Path(".")) -> None:
     raise typer.Exit(0 if all(ok for ok, *_ in rows) else 1)
 
 
-COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor"}
+def _add_github() -> None:
+    from github_bot.cli import app as github_app
+
+    app.add_typer(github_app, name="github")
+
+
+_add_github()
+
+COMMANDS = {
+    "run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor", "github"
+}
 
 
 def main(argv: list[str] | None = None) -> None:
