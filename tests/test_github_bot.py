@@ -20,15 +20,23 @@ from pathlib import Path
 import httpx
 import pytest
 
+from github_bot.store import Store
 from tests.conftest import cli_env, git, run_cli
 from tests.fakes.anthropic_server import Turn, tool_use
 from tests.fakes.github_server import FakeGitHub
-from tests.test_run import BUGGY_MUL, EDITOR, MUL_TEST, RED_THEN_GREEN, create, replace_text
+from tests.test_run import BUGGY_MUL, MUL_TEST, create, replace_text
 
 BOT_TOKEN = "ghs_FakeInstallationToken0123456789"
 SECRET = "webhook-secret-0123456789abcdef"
 REPO = "acme/calc"
 TITLE = "Add a mul function"
+SUMMARY = "Added `mul`, which multiplies two integers, with a test."
+# One verification round, green: what most tests need (each gate round costs a pytest run).
+GREEN = [
+    Turn.tools(create("mul.py", BUGGY_MUL.replace("a + b", "a * b")),
+               create("tests/test_mul.py", MUL_TEST)),
+    Turn.end(SUMMARY),
+]
 
 
 @pytest.fixture
@@ -92,7 +100,7 @@ def everything_sent(fake: FakeGitHub, api: object, state: Path) -> str:
 
 
 def test_green_run_from_the_actions_event_file_opens_one_pr(tmp_path, github, fake_api):
-    api = fake_api(RED_THEN_GREEN)
+    api = fake_api(GREEN)
     payload = github.label_event(REPO, 1, "mona", "backend-agent")
     result = handle(tmp_path, github, api, "issues", payload)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -103,7 +111,7 @@ def test_green_run_from_the_actions_event_file_opens_one_pr(tmp_path, github, fa
     assert pull["title"] == TITLE and pull["draft"] is False
     assert pull["head"]["ref"] == branch and pull["base"]["ref"] == "main"
     assert pull["body"].startswith("Closes #1")
-    assert "Added `mul`, which multiplies" in pull["body"]  # the run's summary
+    assert SUMMARY in pull["body"]  # the run's summary
     assert "tests: passed" in pull["body"] and "Cost: $" in pull["body"]
     [tracking] = bot_comments(github)
     posts = [c for c in github.writes() if c.path.endswith("/issues/1/comments")]
@@ -157,7 +165,7 @@ def test_red_run_then_retrigger_updates_the_same_branch_pr_and_comment(
 
 
 def test_untrusted_author_gets_one_polite_comment_and_no_run(tmp_path, github, fake_api):
-    api = fake_api(RED_THEN_GREEN)
+    api = fake_api(GREEN)
     for _ in range(2):
         payload = github.comment_event(REPO, 1, "stranger", "/backend-agent please")
         result = handle(tmp_path, github, api, "issue_comment", payload)
@@ -171,7 +179,7 @@ def test_untrusted_author_gets_one_polite_comment_and_no_run(tmp_path, github, f
 
 
 def test_bot_sender_and_other_events_are_not_acted_on(tmp_path, github, fake_api):
-    api = fake_api(RED_THEN_GREEN)
+    api = fake_api(GREEN)
     github.add_user("dependabot[bot]", kind="Bot")
     payload = github.label_event(REPO, 1, "dependabot[bot]", "backend-agent")
     result = handle(tmp_path, github, api, "issues", payload)
@@ -267,9 +275,10 @@ class Server:
         return httpx.post(f"{self.url}/webhook", content=raw, headers=headers)
 
     def jobs(self) -> list[dict]:
-        out = run_cli("github", "jobs", "--json", "--state", str(self.state),
-                      cwd=self.state.parent, env=self.env)
-        return [json.loads(line) for line in out.stdout.splitlines()]
+        """The queue as `backend-agent github jobs --json` shows it, read without a process."""
+        if not (self.state / "jobs.sqlite3").exists():
+            return []
+        return [job.row() for job in Store(self.state).jobs()]
 
     def wait(self, done: int, timeout: float = 180) -> list[dict]:
         deadline = time.monotonic() + timeout
@@ -287,7 +296,7 @@ class Server:
 
 
 def test_server_verifies_queues_runs_and_deduplicates(tmp_path, github, fake_api):
-    api = fake_api(RED_THEN_GREEN)
+    api = fake_api(GREEN)
     server = Server(tmp_path, github, api)
     try:
         labelled = github.label_event(REPO, 1, "mona", "backend-agent")
@@ -314,13 +323,14 @@ def test_server_verifies_queues_runs_and_deduplicates(tmp_path, github, fake_api
         assert len(github.pulls) == 1 and len(bot_comments(github)) == 1
     finally:
         server.stop()
-    assert server.proc.returncode == 0  # SIGTERM drained and exited cleanly
+    # SIGTERM drained: uvicorn ends the app, then re-raises the signal for the exit status.
+    assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
 
 
 def test_server_killed_with_queued_and_running_jobs_loses_none_runs_none_twice(
     tmp_path, github, fake_api
 ):
-    api = fake_api(RED_THEN_GREEN, event_delay=0.05)  # slow streams: the kill lands mid-run
+    api = fake_api(GREEN, event_delay=0.05)  # slow streams: the kill lands mid-run
     for n in (2, 3):
         github.add_issue(REPO, f"Add mul, take {n}", "Please add `mul`.", "mona")
     server = Server(tmp_path, github, api, "--workers", "1")
@@ -334,7 +344,8 @@ def test_server_killed_with_queued_and_running_jobs_loses_none_runs_none_twice(
     server.stop(signal.SIGKILL)  # the server and its job process, as a container kill would
     states = sorted(j["state"] for j in server.jobs())
     assert states == ["queued", "queued", "running"]
-    server = Server(tmp_path, github, api, "--workers", "1")
+    api.event_delay = 0.0
+    server = Server(tmp_path, github, api, "--workers", "2", "--concurrent-jobs", "2")
     try:
         jobs = server.wait(done=3)
     finally:
