@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.errors import AgentError, UsageError
+from github_bot.cli import app as github_app
 
 # "\b" keeps click from re-flowing a paragraph.
 EXAMPLES = """
@@ -456,17 +457,9 @@ def doctor(repo: Repo = Path(".")) -> None:
     raise typer.Exit(0 if all(ok for ok, *_ in rows) else 1)
 
 
-def _add_github() -> None:
-    from github_bot.cli import app as github_app
+app.add_typer(github_app, name="github")
 
-    app.add_typer(github_app, name="github")
-
-
-_add_github()
-
-COMMANDS = {
-    "run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor", "github"
-}
+COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor", "github"}
 
 
 def main(argv: list[str] | None = None) -> None:

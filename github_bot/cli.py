@@ -26,21 +26,27 @@ app = typer.Typer(
 )
 
 DEFAULT_STATE = Path.home() / ".cache" / "backend-agent" / "github"
-State = Annotated[
-    Path, typer.Option("--state", help="Where jobs, clones and runs are kept.")
-]
+State = Annotated[Path, typer.Option("--state", help="Where jobs, clones and runs are kept.")]
 ApiUrl = Annotated[
     str,
-    typer.Option("--api-url", envvar="GITHUB_API_URL", show_envvar=True,
-                 help="GitHub's REST API (GitHub Enterprise: https://HOST/api/v3)."),
+    typer.Option(
+        "--api-url",
+        envvar="GITHUB_API_URL",
+        show_envvar=True,
+        help="GitHub's REST API (GitHub Enterprise: https://HOST/api/v3).",
+    ),
 ]
 Label = Annotated[str, typer.Option("--label", help="The label that starts a run.")]
 Agent = Annotated[str, typer.Option("--agent", "-a", help="Spec NAME or PATH.md.")]
 Model = Annotated[str | None, typer.Option("--model", help="Model id; overrides the spec's.")]
 BaseUrl = Annotated[
     str | None,
-    typer.Option("--base-url", envvar="ANTHROPIC_BASE_URL", show_envvar=True,
-                 help="An Anthropic-compatible server instead of api.anthropic.com."),
+    typer.Option(
+        "--base-url",
+        envvar="ANTHROPIC_BASE_URL",
+        show_envvar=True,
+        help="An Anthropic-compatible server instead of api.anthropic.com.",
+    ),
 ]
 Sandbox = Annotated[str, typer.Option("--sandbox", help="auto, bwrap or landlock.")]
 BotLogin = Annotated[
@@ -56,42 +62,70 @@ CostPerIssue = Annotated[
 RunsPerDay = Annotated[
     int | None, typer.Option(min=0, help="Cap: runs per repository per day. [default: 20]")
 ]
-MaxTurns = Annotated[int | None, typer.Option(min=1, help="Cap: model turns per run. [default: 60]")]
+MaxTurns = Annotated[
+    int | None, typer.Option(min=1, help="Cap: model turns per run. [default: 60]")
+]
 
 
-def _settings(state: Path, sandbox: str, **values: Any) -> Any:
+def _settings(options: dict[str, Any]) -> Any:
+    """`Settings` from a command's options (its `locals()`): the shared ones by name, the
+    limit flags as caps."""
+    from dataclasses import fields
+
     from github_bot.flow import Settings
+    from github_bot.limits import Limits
 
-    if sandbox not in ("auto", "bwrap", "landlock"):
-        raise UsageError(f"--sandbox must be auto, bwrap or landlock, not {sandbox!r} (the bot "
-                         "never runs an issue's change unsandboxed)")
-    return Settings(state=state.resolve(), sandbox=sandbox, **values)
-
-
-def _caps(**caps: Any) -> dict[str, Any]:
-    return {k: v for k, v in caps.items() if v is not None}
+    if options["sandbox"] not in ("auto", "bwrap", "landlock"):
+        raise UsageError(
+            f"--sandbox must be auto, bwrap or landlock, not {options['sandbox']!r} "
+            "(the bot never runs an issue's change unsandboxed)"
+        )
+    names = {f.name for f in fields(Settings)} - {"state", "caps"}
+    limit_names = {f.name for f in fields(Limits)}
+    return Settings(
+        state=options["state"].resolve(),
+        caps={k: v for k, v in options.items() if k in limit_names and v is not None},
+        **{k: v for k, v in options.items() if k in names},
+    )
 
 
 def _require_credentials() -> None:
+    try:
+        import githubkit  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            "the GitHub bot needs its extra: pip install 'backend-agent[github]'"
+        ) from None
     from github_bot.flow import credentials_from_env
 
     creds = credentials_from_env(dict(os.environ))
     if not (creds.token or creds.is_app):
-        raise UsageError("no GitHub credentials: set GITHUB_TOKEN (Actions passes "
-                         "secrets.GITHUB_TOKEN), or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY")
+        raise UsageError(
+            "no GitHub credentials: set GITHUB_TOKEN (Actions passes "
+            "secrets.GITHUB_TOKEN), or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"
+        )
 
 
 @app.command()
 def handle(
     event: Annotated[
         Path | None,
-        typer.Option("--event", envvar="GITHUB_EVENT_PATH", show_envvar=True,
-                     help="The event payload (JSON), as GitHub Actions writes it."),
+        typer.Option(
+            "--event",
+            envvar="GITHUB_EVENT_PATH",
+            show_envvar=True,
+            help="The event payload (JSON), as GitHub Actions writes it.",
+        ),
     ] = None,
     event_name: Annotated[
         str | None,
-        typer.Option("--event-name", envvar="GITHUB_EVENT_NAME", show_envvar=True,
-                     help="issues or issue_comment."),
+        typer.Option(
+            "--event-name",
+            envvar="GITHUB_EVENT_NAME",
+            show_envvar=True,
+            help="issues or issue_comment.",
+        ),
     ] = None,
     repo: Annotated[
         str | None, typer.Option("--repo", help="OWNER/NAME: handle an issue directly.")
@@ -124,12 +158,7 @@ def handle(
     from github_bot.flow import execute
     from github_bot.store import Store
 
-    settings = _settings(
-        state, sandbox, api_url=api_url, label=label, clone_url=clone_url, agent=agent,
-        model=model, base_url=base_url, bot_login=bot_login,
-        caps=_caps(max_cost_per_run=max_cost_per_run, max_cost_per_issue=max_cost_per_issue,
-                   runs_per_day=runs_per_day, max_turns=max_turns),
-    )
+    settings = _settings(locals())
     trigger = _trigger(event, event_name, repo, issue, label, bot_login or "")
     if isinstance(trigger, Skip):
         typer.echo(f"nothing to do: {trigger.reason}")
@@ -147,7 +176,11 @@ def handle(
 
 
 def _trigger(
-    event: Path | None, name: str | None, repo: str | None, issue: int | None, label: str,
+    event: Path | None,
+    name: str | None,
+    repo: str | None,
+    issue: int | None,
+    label: str,
     bot_login: str,
 ) -> Trigger | Skip:
     if repo or issue:
@@ -156,9 +189,11 @@ def _trigger(
         owner, repo_name = repo.split("/")
         return Trigger(owner=owner, name=repo_name, issue=issue)
     if not event or not name:
-        raise UsageError("no event: run inside GitHub Actions ($GITHUB_EVENT_PATH and "
-                         "$GITHUB_EVENT_NAME), or pass --event FILE --event-name NAME, "
-                         "or --repo OWNER/NAME --issue N")
+        raise UsageError(
+            "no event: run inside GitHub Actions ($GITHUB_EVENT_PATH and "
+            "$GITHUB_EVENT_NAME), or pass --event FILE --event-name NAME, "
+            "or --repo OWNER/NAME --issue N"
+        )
     try:
         payload = json.loads(event.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -193,8 +228,11 @@ def serve(
     state: State = DEFAULT_STATE,
     clone_base: Annotated[
         str | None,
-        typer.Option("--clone-base", help="Clone BASE/OWNER/NAME.git instead of the payload's "
-                     "clone_url (a mirror, or a directory of bare repositories)."),
+        typer.Option(
+            "--clone-base",
+            help="Clone BASE/OWNER/NAME.git instead of the payload's "
+            "clone_url (a mirror, or a directory of bare repositories).",
+        ),
     ] = None,
     api_url: ApiUrl = "https://api.github.com",
     label: Label = DEFAULT_LABEL,
@@ -225,24 +263,17 @@ def serve(
       GITHUB_WEBHOOK_SECRET=... GITHUB_TOKEN=... backend-agent github serve --port 8080"""
     import logging
 
-    import uvicorn
-
     from github_bot.limits import Limits
     from github_bot.server import Scheduler, create_app, held_lock
     from github_bot.store import Store
 
     secret = os.environ.get("GITHUB_WEBHOOK_SECRET", "")
     if not secret:
-        raise UsageError("set GITHUB_WEBHOOK_SECRET to the webhook's secret; the server refuses "
-                         "to run unsigned")
+        raise UsageError(
+            "set GITHUB_WEBHOOK_SECRET to the webhook's secret; the server refuses to run unsigned"
+        )
     _require_credentials()
-    settings = _settings(
-        state, sandbox, api_url=api_url, label=label, clone_base=clone_base, agent=agent,
-        model=model, base_url=base_url, bot_login=bot_login,
-        caps=_caps(concurrent_jobs=concurrent_jobs, max_cost_per_run=max_cost_per_run,
-                   max_cost_per_issue=max_cost_per_issue, runs_per_day=runs_per_day,
-                   max_turns=max_turns),
-    )
+    settings = _settings(locals())
     store = Store(settings.state)
     (settings.state / "settings.json").write_text(settings.to_json())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -251,8 +282,11 @@ def serve(
             raise UsageError(f"another server is using {settings.state}; give each its own --state")
         concurrency = concurrent_jobs or Limits().concurrent_jobs
         scheduler = Scheduler(store, settings, workers, concurrency)
-        web = create_app(store, settings, secret, scheduler, max_body=max_body,
-                         drain_timeout=drain_timeout)
+        web = create_app(
+            store, settings, secret, scheduler, max_body=max_body, drain_timeout=drain_timeout
+        )
+        import uvicorn
+
         uvicorn.run(web, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
 
 
@@ -273,8 +307,10 @@ def jobs(
             continue
         cost = "" if job.cost is None else f"${job.cost:.2f}"
         where = f"{job.repo}#{job.issue}"
-        typer.echo(f"{job.id:>4} {job.delivery[:36]:<36} {where:<28} {job.state:<8} "
-                   f"{job.run_id or '-':<40} {cost:>7} {job.pull or job.reason[:60]}")
+        typer.echo(
+            f"{job.id:>4} {job.delivery[:36]:<36} {where:<28} {job.state:<8} "
+            f"{job.run_id or '-':<40} {cost:>7} {job.pull or job.reason[:60]}"
+        )
     if not rows and not as_json:
         typer.echo("no jobs yet")
 

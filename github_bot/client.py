@@ -34,7 +34,8 @@ class GitHub:
     def __init__(
         self, api_url: str, credentials: Credentials, installation_id: int | None = None
     ) -> None:
-        from githubkit import AppAuthStrategy, GitHub as Kit, TokenAuthStrategy
+        from githubkit import AppAuthStrategy, TokenAuthStrategy
+        from githubkit import GitHub as Kit
 
         self.credentials = credentials
         self.installation_id = installation_id
@@ -48,14 +49,18 @@ class GitHub:
         elif credentials.token:
             self.kit = Kit(TokenAuthStrategy(credentials.token), **options)
         else:
-            raise ValueError("no GitHub credentials: set GITHUB_TOKEN, or GITHUB_APP_ID and "
-                             "GITHUB_APP_PRIVATE_KEY")
+            raise ValueError(
+                "no GitHub credentials: set GITHUB_TOKEN, or GITHUB_APP_ID and "
+                "GITHUB_APP_PRIVATE_KEY"
+            )
 
     def push_token(self) -> str:
         """A token for `git push`: the one token, or a fresh installation token."""
         if not self.credentials.is_app:
             return str(self.credentials.token)
-        minted = self._app.rest.apps.create_installation_access_token(int(self.installation_id or 0))
+        minted = self._app.rest.apps.create_installation_access_token(
+            int(self.installation_id or 0)
+        )
         return str(minted.json()["token"])
 
     def login(self) -> str:

@@ -82,8 +82,8 @@ class Progress:
             self.tracking.update("running", run_id=self.run_id, turns=self.turns, cost=None)
         elif kind == "usage":
             self.turns += 1
-            self.cost = None if self.cost is None or event["cost"] is None else (
-                self.cost + event["cost"]
+            self.cost = (
+                None if self.cost is None or event["cost"] is None else (self.cost + event["cost"])
             )
         elif kind == "gate":
             self.rounds += 1
@@ -159,7 +159,9 @@ class Job:
             base = gitio.remote_tip(clone, state.branch)
             budget = Budget(
                 max_turns=limits.max_turns,
-                max_cost=max(0.0, min(limits.max_cost_per_run, limits.max_cost_per_issue - state.cost)),
+                max_cost=max(
+                    0.0, min(limits.max_cost_per_run, limits.max_cost_per_issue - state.cost)
+                ),
                 timeout=limits.timeout,
             )
             request = render(
@@ -191,8 +193,12 @@ class Job:
             )
         state.runs[outcome.run_id] = outcome.cost
         if outcome.status == "interrupted":
-            tracking.update("paused: the server is restarting; the run resumes after it",
-                            run_id=outcome.run_id, turns=outcome.turns, cost=outcome.cost)
+            tracking.update(
+                "paused: the server is restarting; the run resumes after it",
+                run_id=outcome.run_id,
+                turns=outcome.turns,
+                cost=outcome.cost,
+            )
             return Result("interrupted", outcome.reason, outcome.run_id, outcome.cost)
         return self._publish(outcome, tracking, issue, clone, url, token, default_branch)
 
@@ -233,8 +239,13 @@ class Job:
             pull = gh.open_pull(t.owner, t.name, branch)
             if pull is None:
                 pull = gh.create_pull(
-                    t.owner, t.name, title=issue["title"], head=branch, base=default_branch,
-                    body=body, draft=not green,
+                    t.owner,
+                    t.name,
+                    title=issue["title"],
+                    head=branch,
+                    base=default_branch,
+                    body=body,
+                    draft=not green,
                 )
             else:
                 pull = gh.update_pull(t.owner, t.name, int(pull["number"]), body=body)
@@ -244,8 +255,10 @@ class Job:
             state.pull = int(pull["number"])
         draft = bool(pull and pull.get("draft"))
         if green:
-            details = f"Pull request #{state.pull} is ready for review." if pull else (
-                "Verification is green and nothing needed to change, so no pull request was opened."
+            details = (
+                f"Pull request #{state.pull} is ready for review."
+                if pull
+                else ("Verification is green and nothing needed to change: no pull request.")
             )
             tracking.update("green ✓", gate=outcome.gate, details=details, **facts)
         else:
@@ -257,8 +270,13 @@ class Job:
                 branch=branch,
                 pull=state.pull,
             )
-            tracking.update(f"stopped: {outcome.status}", gate=outcome.gate, details=details,
-                            draft=draft, **facts)
+            tracking.update(
+                f"stopped: {outcome.status}",
+                gate=outcome.gate,
+                details=details,
+                draft=draft,
+                **facts,
+            )
         return Result(
             "done" if green else "red",
             outcome.reason,
@@ -271,19 +289,24 @@ class Job:
         t = self.trigger
         today = self.store.runs_since(t.repo, time.time() - DAY, exclude=self.job_id)
         if today >= limits.runs_per_day:
-            return (f"{t.repo} reached its limit of {limits.runs_per_day} runs per day; "
-                    "try again tomorrow or raise `runs-per-day` in `[tool.backend-agent.github]`.")
+            return (
+                f"{t.repo} reached its limit of {limits.runs_per_day} runs per day; "
+                "try again tomorrow or raise `runs-per-day` in `[tool.backend-agent.github]`."
+            )
         if issue_cost >= limits.max_cost_per_issue:
-            return (f"this issue has used {money(issue_cost)} of its "
-                    f"{money(limits.max_cost_per_issue)} limit; raise `max-cost-per-issue` in "
-                    "`[tool.backend-agent.github]` to continue.")
+            return (
+                f"this issue has used {money(issue_cost)} of its "
+                f"{money(limits.max_cost_per_issue)} limit; raise `max-cost-per-issue` in "
+                "`[tool.backend-agent.github]` to continue."
+            )
         return ""
 
     def _thank_untrusted(self) -> None:
         t, gh = self.trigger, self.gh
         marker = f"<!-- backend-agent:untrusted {t.actor} -->"
-        if not any((c.get("body") or "").startswith(marker)
-                   for c in gh.comments(t.owner, t.name, t.issue)):
+        if not any(
+            (c.get("body") or "").startswith(marker) for c in gh.comments(t.owner, t.name, t.issue)
+        ):
             body = render("untrusted.md.j2", actor=t.actor, label=self.settings.label)
             gh.comment(t.owner, t.name, t.issue, body)
 
@@ -311,8 +334,14 @@ def execute(store: Store, job_id: int, settings: Settings, env: dict[str, str]) 
     record = store.get(job_id)
     job: Job | None = None
     try:
-        job = Job(record.trigger, settings, credentials_from_env(env), store, job_id,
-                  env.get("ANTHROPIC_API_KEY"))
+        job = Job(
+            record.trigger,
+            settings,
+            credentials_from_env(env),
+            store,
+            job_id,
+            env.get("ANTHROPIC_API_KEY"),
+        )
         result = job.run(resume=record.run_id)
     except (AgentError, GitHubException, ValueError, OSError) as exc:
         result = Result("failed", _one_line(exc, settings, env), record.run_id)
@@ -343,7 +372,9 @@ def _report_failure(job: Job, reason: str) -> None:
 
     t = job.trigger
     try:
-        tracking = Tracking(job.gh, t.owner, t.name, t.issue, job.settings.bot_login or job.gh.login())
+        tracking = Tracking(
+            job.gh, t.owner, t.name, t.issue, job.settings.bot_login or job.gh.login()
+        )
         tracking.update("failed", details=f"The bot could not finish: {reason}")
     except GitHubException:
         pass  # GitHub itself is what failed; the job's record keeps the reason

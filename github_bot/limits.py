@@ -53,7 +53,9 @@ def _table(pyproject: Path) -> dict[str, Any]:
             )
         wanted = int if known[name] == "int" else float
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise UsageError(f"{pyproject}: [tool.backend-agent.github] {key} must be a number >= 0")
+            raise UsageError(
+                f"{pyproject}: [tool.backend-agent.github] {key} must be a number >= 0"
+            )
         if wanted is int and not isinstance(value, int):
             raise UsageError(f"{pyproject}: [tool.backend-agent.github] {key} must be an integer")
         values[name] = wanted(value)

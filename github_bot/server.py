@@ -93,8 +93,12 @@ class Scheduler:
     def _requeue(self, job_id: int, reason: str) -> None:
         job = self.store.get(job_id)
         if job.attempts >= MAX_ATTEMPTS:
-            self.store.update(job_id, state="failed", reason=f"gave up after {job.attempts} "
-                              f"attempts; last: {reason}", finished=time.time())
+            self.store.update(
+                job_id,
+                state="failed",
+                reason=f"gave up after {job.attempts} attempts; last: {reason}",
+                finished=time.time(),
+            )
         else:
             self.store.update(job_id, state="queued", reason=reason)
         log.info("job %s: %s", job_id, reason)
@@ -104,8 +108,18 @@ class Scheduler:
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"job-{job_id}.log", "ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "agent", "github", "run-job", str(job_id),
-                 "--state", str(self.settings.state), "--parent", str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    "agent",
+                    "github",
+                    "run-job",
+                    str(job_id),
+                    "--state",
+                    str(self.settings.state),
+                    "--parent",
+                    str(os.getpid()),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -174,8 +188,9 @@ def create_app(
             payload = json.loads(body)
         except ValueError:
             return answer(400, error="the body is not JSON")
-        decision = read_event(event, payload, label=settings.label,
-                              bot_login=settings.bot_login or "")
+        decision = read_event(
+            event, payload, label=settings.label, bot_login=settings.bot_login or ""
+        )
         if isinstance(decision, Skip):
             return answer(204, reason=decision.reason)
         if scheduler.draining:
@@ -184,8 +199,9 @@ def create_app(
         if not created:
             return answer(200, duplicate=True, job=job_id)
         scheduler.wake.set()
-        log.info("delivery %s queued as job %s (%s#%s)", delivery, job_id, decision.repo,
-                 decision.issue)
+        log.info(
+            "delivery %s queued as job %s (%s#%s)", delivery, job_id, decision.repo, decision.issue
+        )
         return answer(202, queued=True, job=job_id)
 
     async def healthz(request: Request) -> Response:

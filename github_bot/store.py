@@ -85,8 +85,14 @@ class Store:
             cursor = db.execute(
                 "INSERT OR IGNORE INTO jobs (delivery, event, repo, issue, trigger, created)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                (delivery, event, trigger.repo, trigger.issue, json.dumps(asdict(trigger)),
-                 time.time()),
+                (
+                    delivery,
+                    event,
+                    trigger.repo,
+                    trigger.issue,
+                    json.dumps(asdict(trigger)),
+                    time.time(),
+                ),
             )
             if cursor.rowcount:
                 return int(cursor.lastrowid or 0), True

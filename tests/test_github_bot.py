@@ -33,8 +33,9 @@ TITLE = "Add a mul function"
 SUMMARY = "Added `mul`, which multiplies two integers, with a test."
 # One verification round, green: what most tests need (each gate round costs a pytest run).
 GREEN = [
-    Turn.tools(create("mul.py", BUGGY_MUL.replace("a + b", "a * b")),
-               create("tests/test_mul.py", MUL_TEST)),
+    Turn.tools(
+        create("mul.py", BUGGY_MUL.replace("a + b", "a * b")), create("tests/test_mul.py", MUL_TEST)
+    ),
     Turn.end(SUMMARY),
 ]
 
@@ -80,14 +81,23 @@ def handle(tmp_path: Path, fake: FakeGitHub, api: object, name: str, payload: di
     event.write_text(json.dumps(payload))
     env = bot_env(fake, api, GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME=name)
     return run_cli(
-        "github", "handle", "--clone-url", str(bare(fake)), "--state", str(tmp_path / "state"),
-        *args, cwd=tmp_path, env=env, timeout=240,
+        "github",
+        "handle",
+        "--clone-url",
+        str(bare(fake)),
+        "--state",
+        str(tmp_path / "state"),
+        *args,
+        cwd=tmp_path,
+        env=env,
+        timeout=240,
     )
 
 
 def bot_comments(fake: FakeGitHub, number: int = 1) -> list[dict]:
-    return [c for c in fake.issue_comments(REPO, number)
-            if c["user"]["login"] == "backend-agent-bot"]
+    return [
+        c for c in fake.issue_comments(REPO, number) if c["user"]["login"] == "backend-agent-bot"
+    ]
 
 
 def everything_sent(fake: FakeGitHub, api: object, state: Path) -> str:
@@ -117,23 +127,30 @@ def test_green_run_from_the_actions_event_file_opens_one_pr(tmp_path, github, fa
     posts = [c for c in github.writes() if c.path.endswith("/issues/1/comments")]
     edits = [c for c in github.writes() if c.path.startswith("/repos/acme/calc/issues/comments")]
     assert len(posts) == 1 and len(edits) >= 3  # created once, then edited as the run went
-    assert "green" in tracking["body"] and "#%d" % pull["number"] in tracking["body"]
+    assert "green" in tracking["body"] and f"#{pull['number']}" in tracking["body"]
     assert "verification" in tracking["body"] and "turns" in tracking["body"]
     # The issue text reached the model quoted, as untrusted data.
     first = json.dumps(api.message_requests[0].body["messages"][0])
     assert "UNTRUSTED DATA" in first and "> Please add `mul(a, b)`" in first
-    jobs = run_cli("github", "jobs", "--state", str(tmp_path / "state"), "--json",
-                   cwd=tmp_path, env=bot_env(github, api))
+    jobs = run_cli(
+        "github",
+        "jobs",
+        "--state",
+        str(tmp_path / "state"),
+        "--json",
+        cwd=tmp_path,
+        env=bot_env(github, api),
+    )
     [job] = [json.loads(line) for line in jobs.stdout.splitlines()]
     assert job["state"] == "done" and job["pull"] == pull["html_url"] and job["run_id"]
 
 
-def test_red_run_then_retrigger_updates_the_same_branch_pr_and_comment(
-    tmp_path, github, fake_api
-):
+def test_red_run_then_retrigger_updates_the_same_branch_pr_and_comment(tmp_path, github, fake_api):
     red = fake_api(
-        [Turn.tools(create("mul.py", BUGGY_MUL), create("tests/test_mul.py", MUL_TEST)),
-         Turn.end("Added mul.")]
+        [
+            Turn.tools(create("mul.py", BUGGY_MUL), create("tests/test_mul.py", MUL_TEST)),
+            Turn.end("Added mul."),
+        ]
     )
     labelled = github.label_event(REPO, 1, "mona", "backend-agent")
     result = handle(tmp_path, github, red, "issues", labelled, "--max-turns", "2")
@@ -147,8 +164,10 @@ def test_red_run_then_retrigger_updates_the_same_branch_pr_and_comment(
     first_tip = refs(github)[f"refs/heads/{branch}"]
 
     fix = fake_api(
-        [Turn.tools(replace_text("mul.py", "return a + b", "return a * b")),
-         Turn.end("Fixed `mul`: it multiplies now.")]
+        [
+            Turn.tools(replace_text("mul.py", "return a + b", "return a * b")),
+            Turn.end("Fixed `mul`: it multiplies now."),
+        ]
     )
     comment = github.comment_event(REPO, 1, "mona", "/backend-agent mul must multiply")
     result = handle(tmp_path, github, fix, "issue_comment", comment)
@@ -198,17 +217,26 @@ def test_prompt_injection_reveals_no_secret_touches_no_workflow_and_never_pushes
     )
     main_before = refs(github)["refs/heads/main"]
     # A scripted double that obeys the injection, to prove the bot stops each step.
-    api = fake_api([
-        Turn.tools(
-            tool_use("bash", {"command": "env; echo T=$GITHUB_TOKEN; cat ~/.git-credentials"}),
-            create(".github/workflows/pwn.yml", "on: push\n"),
-            tool_use("bash", {"command": "mkdir -p .github/workflows && "
-                                         "echo 'on: push' > .github/workflows/pwn.yml"}),
-            tool_use("bash", {"command": "git push origin HEAD:main; git push "
-                                         f"{bare(github)} HEAD:main"}),
-        ),
-        Turn.end("Done as asked."),
-    ])
+    api = fake_api(
+        [
+            Turn.tools(
+                tool_use("bash", {"command": "env; echo T=$GITHUB_TOKEN; cat ~/.git-credentials"}),
+                create(".github/workflows/pwn.yml", "on: push\n"),
+                tool_use(
+                    "bash",
+                    {
+                        "command": "mkdir -p .github/workflows && "
+                        "echo 'on: push' > .github/workflows/pwn.yml"
+                    },
+                ),
+                tool_use(
+                    "bash",
+                    {"command": f"git push origin HEAD:main; git push {bare(github)} HEAD:main"},
+                ),
+            ),
+            Turn.end("Done as asked."),
+        ]
+    )
     payload = github.label_event(REPO, 1, "mona", "backend-agent")
     result = handle(tmp_path, github, api, "issues", payload)
     assert result.returncode in (0, 1), result.stderr
@@ -245,10 +273,25 @@ class Server:
         self.state = tmp_path / "server-state"
         env = bot_env(fake, api, GITHUB_WEBHOOK_SECRET=SECRET)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "github", "serve", "--port", str(self.port),
-             "--state", str(self.state), "--clone-base", str(fake.bare_root), *args],
-            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL,
-            stdout=open(tmp_path / "server.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "github",
+                "serve",
+                "--port",
+                str(self.port),
+                "--state",
+                str(self.state),
+                "--clone-base",
+                str(fake.bare_root),
+                *args,
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=open(tmp_path / "server.log", "ab"),  # noqa: SIM115 (the child keeps it)
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self.env = env
@@ -261,12 +304,23 @@ class Server:
                 time.sleep(0.1)
         raise AssertionError((tmp_path / "server.log").read_text())
 
-    def post(self, event: str, payload: dict, *, delivery: str | None = None,
-             signature: str | None = "good", body: bytes | None = None) -> httpx.Response:
+    def post(
+        self,
+        event: str,
+        payload: dict,
+        *,
+        delivery: str | None = None,
+        signature: str | None = "good",
+        body: bytes | None = None,
+    ) -> httpx.Response:
         raw = body if body is not None else json.dumps(payload).encode()
-        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-                   "User-Agent": "GitHub-Hookshot/5a6e2f1", "Content-Type": "application/json",
-                   "X-GitHub-Hook-ID": "1"}
+        headers = {
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+            "User-Agent": "GitHub-Hookshot/5a6e2f1",
+            "Content-Type": "application/json",
+            "X-GitHub-Hook-ID": "1",
+        }
         if signature == "good":
             digest = hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
             headers["X-Hub-Signature-256"] = f"sha256={digest}"
@@ -308,7 +362,9 @@ def test_server_verifies_queues_runs_and_deduplicates(tmp_path, github, fake_api
         big = server.post("issues", {}, body=b"{" + b" " * (2 << 20) + b"}")
         assert big.status_code == 413
         github.add_user("renovate[bot]", kind="Bot")
-        by_bot = server.post("issues", github.label_event(REPO, 1, "renovate[bot]", "backend-agent"))
+        by_bot = server.post(
+            "issues", github.label_event(REPO, 1, "renovate[bot]", "backend-agent")
+        )
         assert by_bot.status_code == 204 and "bot" in by_bot.headers["x-backend-agent-reason"]
         edited = dict(labelled, action="edited")
         assert server.post("issues", edited).status_code == 204
@@ -356,7 +412,8 @@ def test_server_killed_with_queued_and_running_jobs_loses_none_runs_none_twice(
         assert len(bot_comments(github, n)) == 1
     transcripts = sorted((server.state / "work").rglob("transcript.jsonl"))
     assert len(transcripts) == 3  # one run per issue: the killed one was resumed, not redone
-    events = [[json.loads(line)["type"] for line in t.read_text().splitlines()]
-              for t in transcripts]
+    events = [
+        [json.loads(line)["type"] for line in t.read_text().splitlines()] for t in transcripts
+    ]
     assert sum("resume" in e for e in events) == 1
     assert all(e.count("run_start") == 1 for e in events)

@@ -175,9 +175,14 @@ class FakeGitHub:
         return {
             "zen": "Keep it logically awesome.",
             "hook_id": 1,
-            "hook": {"type": "Repository", "id": 1, "name": "web", "active": True,
-                     "events": ["issues", "issue_comment"],
-                     "config": {"content_type": "json", "insecure_ssl": "0", "url": "http://x"}},
+            "hook": {
+                "type": "Repository",
+                "id": 1,
+                "name": "web",
+                "active": True,
+                "events": ["issues", "issue_comment"],
+                "config": {"content_type": "json", "insecure_ssl": "0", "url": "http://x"},
+            },
             "repository": self.repos[full_name],
             "sender": self.users[self.repos[full_name]["owner"]["login"]],
         }
@@ -209,9 +214,15 @@ class FakeGitHub:
     # -- helpers ----------------------------------------------------------------------------
     def _label(self, full_name: str, name: str) -> dict[str, Any]:
         lid = sum(ord(c) for c in name) + 7000
-        return {"id": lid, "node_id": f"LA_{lid}", "name": name, "color": "5319e7",
-                "default": False, "description": None,
-                "url": f"{API}/repos/{full_name}/labels/{name}"}
+        return {
+            "id": lid,
+            "node_id": f"LA_{lid}",
+            "name": name,
+            "color": "5319e7",
+            "default": False,
+            "description": None,
+            "url": f"{API}/repos/{full_name}/labels/{name}",
+        }
 
     def _new_comment(self, full_name: str, number: int, login: str, body: str) -> dict:
         cid = next(self._ids)
@@ -227,9 +238,18 @@ class FakeGitHub:
             "issue_url": f"{API}/repos/{full_name}/issues/{number}",
             "author_association": "NONE",
             "performed_via_github_app": None,
-            "reactions": {"url": f"{API}/repos/{full_name}/issues/comments/{cid}/reactions",
-                          "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0,
-                          "confused": 0, "heart": 0, "rocket": 0, "eyes": 0},
+            "reactions": {
+                "url": f"{API}/repos/{full_name}/issues/comments/{cid}/reactions",
+                "total_count": 0,
+                "+1": 0,
+                "-1": 0,
+                "laugh": 0,
+                "hooray": 0,
+                "confused": 0,
+                "heart": 0,
+                "rocket": 0,
+                "eyes": 0,
+            },
         }
         self.comments[cid] = comment
         self.issues[(full_name, number)]["comments"] += 1
@@ -238,7 +258,9 @@ class FakeGitHub:
     def _branch_exists(self, full_name: str, branch: str) -> bool:
         done = subprocess.run(
             ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-            cwd=self.bare_root / f"{full_name}.git", capture_output=True, check=False,
+            cwd=self.bare_root / f"{full_name}.git",
+            capture_output=True,
+            check=False,
         )
         return done.returncode == 0
 
@@ -255,9 +277,13 @@ class FakeGitHub:
         number = 1 + sum(1 for r, _ in list(self.issues) + list(self.pulls) if r == full_name)
         pid = next(self._ids)
         repo = self.repos[full_name]
-        sha = subprocess.run(["git", "rev-parse", f"refs/heads/{branch}"],
-                             cwd=self.bare_root / f"{full_name}.git", capture_output=True,
-                             text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", f"refs/heads/{branch}"],
+            cwd=self.bare_root / f"{full_name}.git",
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         url = f"{API}/repos/{full_name}/pulls/{number}"
         pull = {
             "url": url,
@@ -283,10 +309,20 @@ class FakeGitHub:
             "assignee": None,
             "assignees": [],
             "requested_reviewers": [],
-            "head": {"label": f"{repo['owner']['login']}:{branch}", "ref": branch, "sha": sha,
-                     "user": repo["owner"], "repo": repo},
-            "base": {"label": f"{repo['owner']['login']}:{base}", "ref": base, "sha": "",
-                     "user": repo["owner"], "repo": repo},
+            "head": {
+                "label": f"{repo['owner']['login']}:{branch}",
+                "ref": branch,
+                "sha": sha,
+                "user": repo["owner"],
+                "repo": repo,
+            },
+            "base": {
+                "label": f"{repo['owner']['login']}:{base}",
+                "ref": base,
+                "sha": "",
+                "user": repo["owner"],
+                "repo": repo,
+            },
             "author_association": "NONE",
             "draft": bool(body.get("draft", False)),
             "merged": False,
@@ -299,30 +335,42 @@ class FakeGitHub:
 
 
 def _invalid(message: str) -> dict[str, Any]:
-    return {"message": "Validation Failed", "errors": [{"resource": "PullRequest",
-            "code": "custom", "message": message}],
-            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
-            "status": "422"}
+    return {
+        "message": "Validation Failed",
+        "errors": [{"resource": "PullRequest", "code": "custom", "message": message}],
+        "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+        "status": "422",
+    }
 
 
-NOT_FOUND = {"message": "Not Found", "documentation_url": "https://docs.github.com/rest",
-             "status": "404"}
+NOT_FOUND = {
+    "message": "Not Found",
+    "documentation_url": "https://docs.github.com/rest",
+    "status": "404",
+}
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     (m, re.compile(p), name)
     for m, p, name in [
         ("GET", r"^/user$", "get_user"),
         ("GET", r"^/repos/(?P<repo>[^/]+/[^/]+)$", "get_repo"),
-        ("GET", r"^/repos/(?P<repo>[^/]+/[^/]+)/collaborators/(?P<username>[^/]+)/permission$",
-         "get_permission"),
+        (
+            "GET",
+            r"^/repos/(?P<repo>[^/]+/[^/]+)/collaborators/(?P<username>[^/]+)/permission$",
+            "get_permission",
+        ),
         ("GET", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)$", "get_issue"),
-        ("GET", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$",
-         "list_comments"),
-        ("POST", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$",
-         "create_comment"),
-        ("PATCH", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<cid>\d+)$",
-         "update_comment"),
-        ("POST", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<cid>\d+)/reactions$",
-         "create_reaction"),
+        ("GET", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$", "list_comments"),
+        (
+            "POST",
+            r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$",
+            "create_comment",
+        ),
+        ("PATCH", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<cid>\d+)$", "update_comment"),
+        (
+            "POST",
+            r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/comments/(?P<cid>\d+)/reactions$",
+            "create_reaction",
+        ),
         ("GET", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/labels$", "list_labels"),
         ("POST", r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/labels$", "add_labels"),
         ("GET", r"^/repos/(?P<repo>[^/]+/[^/]+)/pulls$", "list_pulls"),
@@ -360,14 +408,21 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 fake.calls.append(Call(self.command, parts.path, query, body, auth))
                 login = fake.tokens.get(auth.split(" ", 1)[-1]) if auth else None
                 if login is None:
-                    self._send(401, {"message": "Bad credentials", "status": "401",
-                                     "documentation_url": "https://docs.github.com/rest"})
+                    self._send(
+                        401,
+                        {
+                            "message": "Bad credentials",
+                            "status": "401",
+                            "documentation_url": "https://docs.github.com/rest",
+                        },
+                    )
                     return
                 for method, pattern, name in ROUTES:
                     match = pattern.match(parts.path)
                     if match and method == self.command:
-                        status, answer = getattr(self, name)(login, query, body,
-                                                             **match.groupdict())
+                        status, answer = getattr(self, name)(
+                            login, query, body, **match.groupdict()
+                        )
                         self._send(status, answer)
                         return
                 self._send(404, NOT_FOUND)
@@ -415,9 +470,13 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             key = (int(cid), login, body["content"])
             if key in fake.reactions:
                 return 200, fake.reactions[key]
-            fake.reactions[key] = {"id": next(fake._ids), "node_id": "REA_1",
-                                   "user": fake.users[login], "content": body["content"],
-                                   "created_at": STAMP}
+            fake.reactions[key] = {
+                "id": next(fake._ids),
+                "node_id": "REA_1",
+                "user": fake.users[login],
+                "content": body["content"],
+                "created_at": STAMP,
+            }
             return 201, fake.reactions[key]
 
         def list_labels(self, login: str, query: dict, body: Any, repo: str, number: str):
@@ -455,8 +514,11 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             for pull in fake.pulls.values():
                 if pull["node_id"] == body["variables"]["id"]:
                     pull["draft"] = False
-                    return 200, {"data": {"markPullRequestReadyForReview": {
-                        "pullRequest": {"isDraft": False}}}}
+                    return 200, {
+                        "data": {
+                            "markPullRequestReadyForReview": {"pullRequest": {"isDraft": False}}
+                        }
+                    }
             return 200, {"data": None, "errors": [{"type": "NOT_FOUND", "message": "no node"}]}
 
     return Handler
