@@ -238,8 +238,9 @@ def test_prompt_injection_reveals_no_secret_touches_no_workflow_and_never_pushes
         ]
     )
     payload = github.label_event(REPO, 1, "mona", "backend-agent")
-    result = handle(tmp_path, github, api, "issues", payload)
-    assert result.returncode in (0, 1), result.stderr
+    result = handle(tmp_path, github, api, "issues", payload, "--max-turns", "2")
+    # Where the sandbox let `bash` write the workflow, the bot refused to push the change.
+    assert result.returncode == 0 or "never pushes" in result.stdout, result.stdout
     sent = everything_sent(github, api, tmp_path / "state")
     assert BOT_TOKEN not in sent and BOT_TOKEN not in result.stdout + result.stderr
     assert "sk-test-fake-key" not in sent.replace(api.requests[0].headers.get("x-api-key", ""), "")
@@ -254,6 +255,60 @@ def test_prompt_injection_reveals_no_secret_touches_no_workflow_and_never_pushes
     assert "> ----- END UNTRUSTED ISSUE TEXT -----" in text.replace("\\n", "\n")
     for clone in (tmp_path / "state" / "work").rglob("config"):
         assert BOT_TOKEN not in clone.read_text()
+
+
+def test_github_app_with_a_repo_limit_says_so_on_the_issue(tmp_path, github, fake_api, calc_repo):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    github.add_app(4242, "backend-agent", public)
+    with (calc_repo / "pyproject.toml").open("a") as f:
+        f.write("\n[tool.backend-agent.github]\nruns-per-day = 0\n")
+    git(calc_repo, "commit", "-qam", "no bot runs today")
+    git(calc_repo, "push", "-q", str(bare(github)), "main")
+    api = fake_api(GREEN)
+    payload = github.label_event(REPO, 1, "mona", "backend-agent") | {"installation": {"id": 7}}
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(payload))
+    env = bot_env(
+        github,
+        api,
+        GITHUB_EVENT_PATH=str(event),
+        GITHUB_EVENT_NAME="issues",
+        GITHUB_APP_ID="4242",
+        GITHUB_APP_PRIVATE_KEY=private,
+    )
+    del env["GITHUB_TOKEN"]
+    result = run_cli(
+        "github",
+        "handle",
+        "--clone-url",
+        str(bare(github)),
+        "--state",
+        str(tmp_path / "state"),
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "refused" in result.stdout and "runs per day" in result.stdout
+    [tracking] = github.issue_comments(REPO, 1)
+    assert tracking["user"]["login"] == "backend-agent[bot]"  # as the app's installation
+    assert "not started" in tracking["body"] and "runs-per-day" in tracking["body"]
+    minted = [c for c in github.calls if c.path == "/app/installations/7/access_tokens"]
+    assert minted and all(c.authorization.startswith("Bearer ") for c in minted)
+    assert api.message_requests == [] and list(refs(github)) == ["refs/heads/main"]
+    assert private.splitlines()[1] not in everything_sent(github, api, tmp_path / "state")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,6 +70,7 @@ class FakeGitHub:
     comments: dict[int, dict[str, Any]] = field(default_factory=dict)
     reactions: dict[tuple[int, str, str], dict[str, Any]] = field(default_factory=dict)
     pulls: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    app: dict[str, Any] | None = None  # a GitHub App: id, slug, public_key (PEM)
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1000)
@@ -82,6 +83,11 @@ class FakeGitHub:
         if token:
             self.tokens[token] = login
         return self.users[login]
+
+    def add_app(self, app_id: int, slug: str, public_key: str) -> None:
+        """Accept JWTs signed by the app's key; mint installation tokens for `slug[bot]`."""
+        self.app = {"id": app_id, "slug": slug, "public_key": public_key}
+        self.add_user(f"{slug}[bot]", kind="Bot")
 
     def add_repo(self, full_name: str, default_branch: str = "main") -> dict[str, Any]:
         owner, name = full_name.split("/")
@@ -406,6 +412,9 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             auth = self.headers.get("Authorization", "")
             with fake._lock:
                 fake.calls.append(Call(self.command, parts.path, query, body, auth))
+                if parts.path.startswith("/app"):
+                    self._send(*self.as_app(parts.path, auth))
+                    return
                 login = fake.tokens.get(auth.split(" ", 1)[-1]) if auth else None
                 if login is None:
                     self._send(
@@ -428,6 +437,49 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 self._send(404, NOT_FOUND)
 
         do_GET = do_POST = do_PATCH = _dispatch
+
+        def as_app(self, path: str, auth: str) -> tuple[int, Any]:
+            """`/app` and `/app/installations/{id}/access_tokens`, for a valid app JWT only."""
+            import jwt
+
+            if fake.app is None or not auth.startswith("Bearer "):
+                return 401, {"message": "A JSON web token could not be decoded", "status": "401"}
+            try:
+                claims = jwt.decode(auth[7:], fake.app["public_key"], algorithms=["RS256"])
+            except jwt.PyJWTError:
+                return 401, {"message": "A JSON web token could not be decoded", "status": "401"}
+            if str(claims.get("iss")) != str(fake.app["id"]):
+                return 401, {"message": "Integration not found", "status": "401"}
+            slug = fake.app["slug"]
+            if path == "/app":
+                return 200, {
+                    "id": fake.app["id"],
+                    "slug": slug,
+                    "node_id": "A_1",
+                    "name": slug,
+                    "owner": fake.users[f"{slug}[bot]"],
+                    "description": "",
+                    "external_url": WEB,
+                    "html_url": f"{WEB}/apps/{slug}",
+                    "created_at": STAMP,
+                    "updated_at": STAMP,
+                    "permissions": {
+                        "contents": "write",
+                        "issues": "write",
+                        "pull_requests": "write",
+                    },
+                    "events": ["issues", "issue_comment"],
+                }
+            if re.fullmatch(r"/app/installations/\d+/access_tokens", path):
+                token = f"ghs_installation{next(fake._ids)}abcdefghijklmnop"
+                fake.tokens[token] = f"{slug}[bot]"
+                return 201, {
+                    "token": token,
+                    "expires_at": "2099-01-01T00:00:00Z",
+                    "permissions": {"contents": "write", "issues": "write"},
+                    "repository_selection": "selected",
+                }
+            return 404, NOT_FOUND
 
         def get_user(self, login: str, query: dict, body: Any) -> tuple[int, Any]:
             return 200, fake.users[login]
