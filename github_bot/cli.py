@@ -281,10 +281,8 @@ def serve(
         if not mine:
             raise UsageError(f"another server is using {settings.state}; give each its own --state")
         concurrency = concurrent_jobs or Limits().concurrent_jobs
-        scheduler = Scheduler(store, settings, workers, concurrency)
-        web = create_app(
-            store, settings, secret, scheduler, max_body=max_body, drain_timeout=drain_timeout
-        )
+        scheduler = Scheduler(store, settings, workers, concurrency, drain_timeout)
+        web = create_app(store, settings, secret, scheduler, max_body=max_body)
         import uvicorn
 
         uvicorn.run(web, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)

@@ -55,9 +55,17 @@ def job_lock(state: Path, job_id: int) -> Path:
 class Scheduler:
     """Starts queued jobs as processes, within `workers` and each repository's limit."""
 
-    def __init__(self, store: Store, settings: Settings, workers: int, concurrency: int) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        workers: int,
+        concurrency: int,
+        drain_timeout: float,
+    ) -> None:
         self.store, self.settings = store, settings
         self.workers, self.concurrency = workers, concurrency
+        self.drain_timeout = drain_timeout
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.draining = False
         self.wake = threading.Event()
@@ -71,6 +79,8 @@ class Scheduler:
             self.tick()
             self.wake.wait(0.2)
             self.wake.clear()
+        # Here, in the thread that started the jobs: they die with it (PR_SET_PDEATHSIG).
+        self._interrupt_jobs()
 
     def tick(self) -> None:
         for job_id, proc in list(self.procs.items()):
@@ -126,17 +136,19 @@ class Scheduler:
                 start_new_session=True,  # a Ctrl-C on the server's terminal is for the server
             )
 
-    def drain(self, timeout: float) -> None:
+    def drain(self) -> None:
         """Stop starting jobs; interrupt the running ones so that each commits its work in
-        progress and returns to the queue; kill what is still running after `timeout`."""
+        progress and returns to the queue; kill what still runs after `drain_timeout`."""
         self.draining = True
         self.wake.set()
         if self._thread.is_alive():
             self._thread.join()
+
+    def _interrupt_jobs(self) -> None:
         for proc in self.procs.values():
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.drain_timeout
         for proc in self.procs.values():
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
@@ -152,7 +164,6 @@ def create_app(
     scheduler: Scheduler,
     *,
     max_body: int,
-    drain_timeout: float,
 ) -> Any:
     from githubkit.webhooks import verify
     from starlette.applications import Starlette
@@ -221,7 +232,7 @@ def create_app(
 
         scheduler.start()
         yield
-        await anyio.to_thread.run_sync(scheduler.drain, drain_timeout)
+        await anyio.to_thread.run_sync(scheduler.drain)
 
     return Starlette(
         routes=[Route("/webhook", webhook, methods=["POST"]), Route("/healthz", healthz)],

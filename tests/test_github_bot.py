@@ -432,10 +432,27 @@ def test_server_verifies_queues_runs_and_deduplicates(tmp_path, github, fake_api
         [job] = server.wait(done=1)
         assert job["state"] == "done" and job["delivery"] == delivery and job["pull"]
         assert len(github.pulls) == 1 and len(bot_comments(github)) == 1
+        # A job still running at SIGTERM commits its work in progress and goes back to the queue.
+        second = github.add_issue(REPO, "Add mul again", "Please add `mul`.", "mona")["number"]
+        api.event_delay = 0.2
+        labelled = github.label_event(REPO, second, "mona", "backend-agent")
+        assert server.post("issues", labelled).status_code == 202
+        deadline = time.monotonic() + 60
+        while not any(j["run_id"] and j["issue"] == second for j in server.jobs()):
+            assert time.monotonic() < deadline, server.jobs()
+            time.sleep(0.1)
     finally:
         server.stop()
-    # SIGTERM drained: uvicorn ends the app, then re-raises the signal for the exit status.
-    assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
+    # uvicorn ends the app, then re-raises SIGTERM for the exit status.
+    log = (tmp_path / "server.log").read_text()
+    assert "Application shutdown complete" in log
+    drained = next(j for j in server.jobs() if j["issue"] == second)
+    assert drained["state"] == "queued" and drained["run_id"]  # resumed by the next server
+    [transcript] = (server.state / "work" / REPO / f"issue-{second}").rglob("transcript.jsonl")
+    end = json.loads(transcript.read_text().splitlines()[-1])
+    assert end["type"] == "run_end" and end["status"] == "interrupted"
+    logs = log + "".join(p.read_text() for p in (server.state / "logs").iterdir())
+    assert BOT_TOKEN not in logs and SECRET not in logs
 
 
 def test_server_killed_with_queued_and_running_jobs_loses_none_runs_none_twice(
