@@ -12,7 +12,7 @@ import contextlib
 import shutil
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,6 +47,7 @@ class RunOptions:
     replay_of: Path | None = None  # a run directory whose recorded replies stand in for the model
     max_turns_given: bool = False  # True when the caller chose max_turns; else the spec's counts
     keep_worktree: bool = False  # keep a green run's worktree (for a caller that inspects it)
+    base: str | None = None  # the commit to start from (default HEAD): the bot continues a branch
 
 
 class Reporter(Protocol):
@@ -128,7 +129,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
                 or gitops.BRANCH_PREFIX + ("replay-" if recorded else "") + slug,
                 worktree=options.worktree,
                 run_id=run_dir.run_id,
-                base=recorded.get("base_commit"),
+                base=recorded.get("base_commit") or options.base,
             )
         except BaseException:
             shutil.rmtree(run_dir.path, ignore_errors=True)  # a run that never started
@@ -217,6 +218,31 @@ def resume_run(
         return _execute(run_dir, meta, api_key, reporter or SilentReporter(), fresh=False)
 
 
+def finished_outcome(repo_path: Path, ref: str) -> RunOutcome | None:
+    """The outcome a run ended with, read back from its transcript; None while it has not ended
+    (it is running, or was killed). A caller that lost track of a run, such as a restarted
+    server, learns from it whether to publish the run or to resume it."""
+    repo = gitops.open_repo(repo_path.resolve())
+    end: dict[str, Any] | None = None
+    gate: list[dict[str, Any]] = []
+    for event in find_run(runs_root(gitops.common_dir(repo)), ref).events():
+        if event["type"] == "run_end":
+            end = event
+        elif event["type"] == "resume":
+            end = None
+        elif event["type"] == "gate":
+            gate = event["checks"]
+    if end is None:
+        return None
+    known = {f.name for f in fields(RunOutcome)} - {"work_root", "run_dir", "gate"}
+    return RunOutcome(
+        **{k: v for k, v in end.items() if k in known},
+        work_root=Path(end["work_root"]),
+        run_dir=Path(end["run_dir"]),
+        gate=gate,
+    )
+
+
 def _execute(
     run_dir: RunDir, meta: dict[str, Any], api_key: str | None, reporter: Reporter, fresh: bool
 ) -> RunOutcome:
@@ -286,13 +312,14 @@ def _finalise(
     checks = state.last_gate
     if not green and checks and not all(c["ok"] for c in checks):
         reason += "; still red: " + ", ".join(c["name"] for c in checks if not c["ok"])
+    summary = _last_text(state.messages) if green else ""
     commit = None
     if meta["options"]["commit"]:
         message = render(
             "commit.txt.j2",
             green=green,
             title=_title(meta["request"]),
-            summary=_last_text(state.messages) if green else "",
+            summary=summary,
             reason=reason,
             checks=checks,
             turns=state.turns,
@@ -341,6 +368,7 @@ def _finalise(
         branch_deleted=left.branch_deleted,
         worktree_removed=left.worktree_removed,
         note=left.note,
+        summary=summary,
     )
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.errors import AgentError, UsageError
+from github_bot.cli import app as github_app
 
 # "\b" keeps click from re-flowing a paragraph.
 EXAMPLES = """
@@ -485,7 +486,9 @@ def doctor(
     raise typer.Exit(1 if any(level == "fail" for level, *_ in rows) else 0)
 
 
-COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor"}
+app.add_typer(github_app, name="github")
+
+COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor", "github"}
 
 
 def main(argv: list[str] | None = None) -> None:
