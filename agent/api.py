@@ -86,6 +86,7 @@ class RunOutcome:
     branch_deleted: bool = False  # the run committed nothing, so its branch is gone
     worktree_removed: bool = False
     note: str = ""  # why the checkout or a worktree stayed where it is
+    summary: str = ""  # the model's closing words of a green run
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
