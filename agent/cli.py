@@ -456,7 +456,11 @@ def doctor(repo: Repo = Path(".")) -> None:
     raise typer.Exit(0 if all(ok for ok, *_ in rows) else 1)
 
 
-COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor"}
+from evals.cli import app as eval_app  # noqa: E402  (the eval harness: `backend-agent eval`)
+
+app.add_typer(eval_app, name="eval")
+
+COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor", "eval"}
 
 
 def main(argv: list[str] | None = None) -> None:

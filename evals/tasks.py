@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.api import new_project
-
 BUILTIN_SUITE = Path(__file__).parent / "tasks"
 PROJECT_NAME = "library"  # the fixed name every scaffold base is rendered with
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -170,6 +168,8 @@ def build_base(task: Task, parent: Path) -> tuple[Path, str]:
         if done.returncode != 0:
             raise TaskError(task.id, f"cannot clone {task.base_bundle.name}: {_last(done)}")
     else:
+        from agent.api import new_project  # late: `backend-agent --help` need not load git
+
         new_project(PROJECT_NAME, parent)
     if task.setup_patch:
         apply_patch(task, root, task.setup_patch)
