@@ -168,7 +168,8 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 980px; 
 h1 { margin-bottom: .2rem; } .note { background: #fff4d6; border-left: 4px solid #e8a400;
 padding: .6rem 1rem; } table { border-collapse: collapse; margin: .5rem 0 1.5rem; }
 td, th { border-bottom: 1px solid #ddd; padding: .25rem .7rem; text-align: left; }
-th { background: #f4f4f4; } .plots { display: grid; grid-template-columns: 1fr; gap: 1rem; }
+th { background: #f4f4f4; }
+.plots { display: grid; grid-template-columns: repeat(auto-fit, minmax(640px, 1fr)); gap: 1rem; }
 figure { margin: 0; } figcaption { font-weight: 600; margin-bottom: .3rem; }
 """
 
@@ -189,21 +190,26 @@ def _html(title: str, data: dict[str, Any], tables: list[Table], rows: list[dict
             f"<p>suite {escape(str(run.get('suite', '')))} · spec {escape(spec)} · started "
             f"{escape(str(run.get('started', '')))}</p>"
         )
+    overview, *details = tables
+    parts.append(_html_table(overview))
     parts.append('<section class="plots">')
     for caption, svg in _plots(rows, data):
         parts.append(f"<figure><figcaption>{escape(caption)}</figcaption>{svg}</figure>")
     parts.append("</section>")
-    for table in tables:
-        if not table.rows:
-            continue
-        parts.append(f"<h2>{escape(table.title)}</h2><table><thead><tr>")
-        parts += [f"<th>{escape(h)}</th>" for h in table.headers]
-        parts.append("</tr></thead><tbody>")
-        for row in table.rows:
-            parts.append("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>")
-        parts.append("</tbody></table>")
+    parts += [_html_table(table) for table in details if table.rows]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _html_table(table: Table) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
+    return (
+        f"<h2>{escape(table.title)}</h2>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _plots(rows: list[dict[str, Any]], data: dict[str, Any]) -> list[tuple[str, str]]:
