@@ -305,3 +305,27 @@ def test_compare_finds_the_changes_and_weighs_the_noise(tmp_path: Path, cli) -> 
     same = compare(a, write_results(tmp_path / "c", before))
     assert same["significant"] is False
     assert (same["newly_solved"], same["newly_failing"]) == ([], [])
+
+
+def test_max_total_cost_stops_new_trials_and_the_default_is_printed(
+    tmp_path: Path, cli, fake_api
+) -> None:
+    server = fake_api([])
+    spent = [row("books-resource", 1, True, cost_usd=3.0)]
+    out = write_results(tmp_path / "out", spent)
+    args = ("eval", "run", "--tasks", "books-resource,movies-patch", "--out", str(out))
+    capped = cli(*args, "--scripted", "--max-total-cost", "2", cwd=tmp_path)
+    assert capped.returncode == 0, capped.stderr
+    assert "1 trials to run, 1 already done" in capped.stdout
+    assert "spent $3.00 of --max-total-cost $2.00: not starting the 1 remaining trials" in (
+        capped.stdout
+    )
+    real = cli(*args, "--base-url", server.url, cwd=tmp_path)
+    assert real.returncode == 0, real.stderr
+    assert (
+        "1 trials of claude-sonnet-4-6: roughly $1 (~$1.00 a trial); no new trial starts after "
+        "$2.00 (--max-total-cost)"
+    ) in real.stdout
+    assert "not starting the 1 remaining trials" in real.stdout
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1
+    assert server.message_requests == []
