@@ -360,7 +360,7 @@ def check_tree(
         env = scrubbed_env(os.environ, allow=settings.env_allow)
         new_database, socket_dir = _database(stack, root, settings, env, lambda event: None)
         box = _sandbox(options, settings, [socket_dir] if socket_dir else [], lambda event: None)
-        runner = CommandRunner(box, env, redactor=Redactor.from_environment({}))
+        runner = CommandRunner(box, env, redactor=Redactor.from_environment(os.environ))
         stack.callback(runner.close)
         workspace = Workspace(root=root, executor=runner, command_timeout=settings.command_timeout)
         checks = (

@@ -234,7 +234,8 @@ def describe(row: dict[str, Any]) -> str:
         verdict += f" ({row['stop_reason']}, {row['turns']} turns"
         cost = row.get("cost_usd")
         verdict += f", ${cost:.4f})" if cost is not None else ")"
-    return f"{row['task_id']} #{row['trial']}: {verdict} in {row['wall_s']:.0f} s"
+    took = f" in {row['wall_s']:.0f} s" if row.get("wall_s") is not None else ""
+    return f"{row['task_id']} #{row['trial']}: {verdict}{took}"
 
 
 class LiveProgress(PlainProgress):

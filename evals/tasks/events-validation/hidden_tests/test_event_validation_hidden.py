@@ -2,19 +2,10 @@ import json
 
 from httpx import AsyncClient
 
-from tests.conftest import PASSWORD
-
 
 def ident(body: dict, name: str) -> str:
     """The id of a created resource, whether it is called `<name>_id` or `id`."""
     return str(body.get(f"{name}_id") or body["id"])
-
-
-async def login_as(client: AsyncClient, email: str) -> None:
-    credentials = {"email": email, "password": PASSWORD}
-    await client.post("/auth/logout")
-    await client.post("/auth/register", json=credentials)
-    assert (await client.post("/auth/login", json=credentials)).status_code == 200
 
 
 GOOD = {
