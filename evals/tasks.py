@@ -167,6 +167,9 @@ def build_base(task: Task, parent: Path) -> tuple[Path, str]:
         )
         if done.returncode != 0:
             raise TaskError(task.id, f"cannot clone {task.base_bundle.name}: {_last(done)}")
+        for key, value in zip(("user.name", "user.email"), GIT_IDENTITY[1::2], strict=True):
+            if not git(root, "config", key, check=False).stdout.strip():  # the run commits
+                git(root, "config", key, value.split("=", 1)[1])
     else:
         from agent.api import new_project  # late: `backend-agent --help` need not load git
 

@@ -329,3 +329,16 @@ def test_max_total_cost_stops_new_trials_and_the_default_is_printed(
     assert "not starting the 1 remaining trials" in real.stdout
     assert len((out / "results.jsonl").read_text().splitlines()) == 1
     assert server.message_requests == []
+
+
+def test_a_task_may_start_from_its_own_git_bundle(tmp_path: Path) -> None:
+    from evals.tasks import build_base
+    from tests.conftest import git, init_repo
+
+    ours = init_repo(tmp_path / "ours", {"service.py": "VERSION = 1\n"})
+    task = make_task(tmp_path / "suite", "ours", TOML.format(id="ours") + 'base = "base.bundle"\n')
+    git(ours, "bundle", "create", str(task / "base.bundle"), "HEAD", "main")
+    root, commit = build_base(load_task(task), tmp_path / "trial")
+    assert (root / "service.py").read_text() == "VERSION = 1\n"
+    assert commit == git(ours, "rev-parse", "HEAD")
+    assert git(root, "status", "--porcelain") == ""
