@@ -386,3 +386,92 @@ def _last_text(messages: list[dict[str, Any]]) -> str:
             if any(t.strip() for t in texts):
                 return "\n".join(texts).strip()
     return ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Verifying a tree outside a run, and the other pieces the eval harness needs, so that it stays
+# on this API (see evals/).
+
+
+@dataclass
+class TreeCheck:
+    """The verdict of `check_tree`: one dict per check (name, ok, headline, report, duration)."""
+
+    checks: list[dict[str, Any]]
+    quality_violations: int
+
+    @property
+    def ok(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c["name"] for c in self.checks if not c["ok"]]
+
+
+def check_tree(
+    root: Path,
+    *,
+    gate: bool = True,
+    commands: dict[str, str] | None = None,
+    base_commit: str | None = None,
+    sandbox: str = "auto",
+) -> TreeCheck:
+    """Judge the work tree at `root` once, the way a run's gate would, without a model.
+
+    With `gate`, every check of the runner's gate runs (test edits allowed, protected paths
+    compared with `base_commit` when given); each of `commands` ({name: shell command}, e.g.
+    hidden tests) runs too and is judged like the test command. Everything runs in `root`, in
+    the sandbox, with the repo's database set up as a run sets it up (a fresh embedded
+    PostgreSQL of its own), so parallel callers share nothing."""
+    import os
+
+    from agent.checker import check_project, load_settings
+    from agent.gate import CommandCheck, Gate, build_gate
+    from agent.session import _database, _sandbox
+    from tools.base import Workspace
+    from tools.process import CommandRunner
+    from tools.secrets import Redactor, scrubbed_env
+
+    root = root.resolve()
+    settings = RepoSettings.load(root)
+    options = {"network": False, "sandbox": sandbox}
+    with contextlib.ExitStack() as stack:
+        env = scrubbed_env(os.environ, allow=settings.env_allow)
+        new_database, socket_dir = _database(stack, root, settings, env, lambda event: None)
+        box = _sandbox(options, settings, [socket_dir] if socket_dir else [], lambda event: None)
+        runner = CommandRunner(box, env, redactor=Redactor.from_environment(os.environ))
+        stack.callback(runner.close)
+        workspace = Workspace(root=root, executor=runner, command_timeout=settings.command_timeout)
+        checks = (
+            build_gate(
+                root, settings, snapshot=None, new_database=new_database, base_commit=base_commit
+            ).checks
+            if gate
+            else []
+        )
+        extra = [CommandCheck(name, command, "tests") for name, command in (commands or {}).items()]
+        result = Gate([*checks, *extra], settings.fix_commands if gate else ()).run(workspace, 1)
+    try:
+        selection = load_settings(root)
+        quality = len(check_project(root, selection.select, selection.ignore))
+    except ValueError:  # a malformed selection: the gate's quality check has reported it
+        quality = -1
+    return TreeCheck([r.to_dict() for r in result.results], quality)
+
+
+def new_project(name: str, parent: Path) -> Path:
+    """`backend-agent new NAME --parent PARENT`: the scaffold, committed; returns its root."""
+    from agent.scaffold import ScaffoldError, create_project
+
+    try:
+        return create_project(name, parent)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def known_model(model: str) -> bool:
+    """Whether `model` is a model id this version knows (and so can price and budget)."""
+    from agent.pricing import price_for
+
+    return price_for(model) is not None

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.errors import AgentError, UsageError
+from evals.cli import app as eval_app
 from github_bot.cli import app as github_app
 
 # "\b" keeps click from re-flowing a paragraph.
@@ -486,9 +487,13 @@ def doctor(
     raise typer.Exit(1 if any(level == "fail" for level, *_ in rows) else 0)
 
 
+app.add_typer(eval_app, name="eval")
 app.add_typer(github_app, name="github")
 
-COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor", "github"}
+COMMANDS = {
+    *("run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor"),
+    *("eval", "github"),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
