@@ -45,6 +45,13 @@ class RepoSettings:
     database: str = "auto"  # "auto": embedded PostgreSQL when the repo uses Alembic; or "none"
     command_timeout: float = 600.0
     context_window: int = 200_000
+    # The gate's fuzz check (agent/fuzz): which ASGI app, what to fuzz ("changed", "all", "off";
+    # true/false mean "changed"/"off"), which POST paths register and log in a user, the budget.
+    app_module: str = "app.main:app"
+    fuzz: str = "changed"
+    fuzz_auth: tuple[str, ...] = ("/auth/register", "/auth/login")
+    fuzz_examples: int = 10
+    fuzz_seconds: float = 30.0
 
     @classmethod
     def load(cls, root: Path) -> RepoSettings:
@@ -68,7 +75,11 @@ class RepoSettings:
                     f"{pyproject}: [tool.backend-agent] has unknown key {key!r} "
                     f"(known: {', '.join(sorted(known))})"
                 )
+            if name == "fuzz" and isinstance(value, bool):
+                value = "changed" if value else "off"
             values[name] = _coerce(pyproject, key, value, getattr(cls(), name))
+        if values.get("fuzz", "changed") not in ("changed", "all", "off"):
+            raise UsageError(f"{pyproject}: [tool.backend-agent] fuzz must be true, false or 'all'")
         return cls(**values)
 
 

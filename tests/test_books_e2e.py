@@ -47,6 +47,7 @@ def test_add_books_resource_goes_green_with_one_commit(project, cli, fake_api):
         "quality standards",
         "alembic check",
         "tests",
+        "fuzz",
     ]
     assert all(c["ok"] for c in gate["checks"]), json.dumps(gate, indent=1)
     assert git(project, "branch", "--show-current") == "backend-agent/add-books-resource"

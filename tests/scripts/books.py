@@ -63,7 +63,22 @@ def books_fix_turn() -> list[ToolCall]:
     return [str_replace(ENDPOINTS_PATH, GET_BOOK_BROKEN, GET_BOOK_FIXED)]
 
 
-def _turns(endpoints: str) -> list[list[ToolCall]]:
+def books_planted_500_turns() -> list[list[ToolCall]]:
+    """The same change, but `list_books` takes `page` as text and calls `int()` on it unchecked,
+    and its tests never send a bad page: tests, ruff, the checker and Alembic pass; the gate's
+    fuzz check finds the 500 (`GET /books?page=a`, logged in)."""
+    endpoints = ENDPOINTS
+    for checked, unchecked in PLANTED_500:
+        endpoints = endpoints.replace(checked, unchecked)
+    return _turns(endpoints, TESTS.replace(BAD_PAGE_TEST, ""))
+
+
+def books_planted_500_fix_turn() -> list[ToolCall]:
+    """The model's answer to the fuzz finding: `page` validated as a bounded integer again."""
+    return [str_replace(ENDPOINTS_PATH, unchecked, checked) for checked, unchecked in PLANTED_500]
+
+
+def _turns(endpoints: str, tests: str | None = None) -> list[list[ToolCall]]:
     return [
         [bash("cat app/api/api.py app/models/__init__.py && ls alembic/versions")],
         [
@@ -95,7 +110,7 @@ def _turns(endpoints: str) -> list[list[ToolCall]]:
             ),
             create(MIGRATION_PATH, MIGRATION),
         ],
-        [create("tests/test_books.py", TESTS)],
+        [create("tests/test_books.py", TESTS if tests is None else tests)],
         [bash("ruff check . && ruff format --check .")],
     ]
 
@@ -107,6 +122,16 @@ async def get_book(session: CurrentSession, user: CurrentUser, book_id: UUID) ->
 GET_BOOK_BROKEN = """\
 @router.get("/{book_id}", responses=error_responses(404))
 async def get_book(session: CurrentSession, user: CurrentUser, book_id: UUID):
+"""
+
+# (checked, unchecked) pairs of lines of ENDPOINTS
+PLANTED_500 = [
+    ("import PageNumber, PageSize\n", "import PageSize\n"),
+    ("    page: PageNumber = 1,\n", '    page: Annotated[str, Query(max_length=6)] = "1",\n'),
+    ("(session, page=page, size=size,", "(session, page=int(page), size=size,"),
+]
+BAD_PAGE_TEST = """\
+    assert (await logged_in_client.get("/books", params={"page": 0})).status_code == 422
 """
 
 MODEL = """\
