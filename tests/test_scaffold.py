@@ -3,6 +3,7 @@ and the scripted "add books resource" session turns it into a green project with
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -17,6 +18,7 @@ from typing import Any
 import git
 import pytest
 
+from agent.fuzz import PROBE, RESULT_MARKER
 from agent.postgres import EmbeddedPostgres
 from agent.scaffold import EMBEDDED_POSTGRES_SOURCE, ScaffoldError, create_project
 from tests.scripts.books import (
@@ -327,3 +329,18 @@ def test_rule_breaking_books_fail_only_the_checker_until_fixed(workdir: Path) ->
 
     assert quality_violations(root) == []
     assert (root / ENDPOINTS_PATH).read_text() == ENDPOINTS
+
+
+def test_books_project_survives_fuzzing(books_project: Path, server: EmbeddedPostgres) -> None:
+    """Schemathesis on every operation of scaffold + books (valid and invalid input, anonymous
+    and logged in, fixed seed): no 5xx, and every response as documented."""
+    pytest.importorskip("schemathesis")
+    url = migrations_agree(books_project, server, "library_fuzz")
+    probe = f"python {PROBE} --all --auth /auth/register,/auth/login --max-examples 25"
+    output = assert_ok(run(f"{probe} --seconds 600 --seed 0", books_project, DATABASE_URL=url))
+
+    result = json.loads(output.splitlines()[-1].removeprefix(RESULT_MARKER))
+    assert result.get("error") is None
+    assert len(result["targets"]) == 9 and result["unfinished"] == []
+    assert result["logged_in"]
+    assert result["findings"] == []
