@@ -8,9 +8,15 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +66,7 @@ SUPPORT_FILES = [
     "tests/test_hardening.py",
     "tests/test_pagination.py",
     "app/utils/middleware.py",
+    "app/dev.py",
 ]
 
 
@@ -344,3 +351,72 @@ def test_books_project_survives_fuzzing(books_project: Path, server: EmbeddedPos
     assert len(result["targets"]) == 9 and result["unfinished"] == []
     assert result["logged_in"]
     assert result["findings"] == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+def post_json(opener: urllib.request.OpenerDirector, url: str, body: dict[str, str]) -> int:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def run_dev_session(project: Path, register: bool) -> None:
+    """`python -m app.dev`, then over http: (register), log in, /auth/me; then Ctrl-C."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.dev", "--port", str(port)],
+        cwd=project,
+        env=project_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/openapi.json", process)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        user = {"email": "dev@example.com", "password": "a-long-password"}
+        if register:
+            assert post_json(opener, f"{base}/auth/register", user) == 201
+        assert post_json(opener, f"{base}/auth/login", user) == 200
+        with opener.open(f"{base}/auth/me", timeout=30) as me:  # the cookie came over http
+            assert json.loads(me.read())["email"] == user["email"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, output
+
+
+def test_one_command_runs_the_app_and_keeps_its_data(project: Path) -> None:
+    data = project / ".dev" / "postgres"
+
+    run_dev_session(project, register=True)
+
+    assert (data / "PG_VERSION").is_file()
+    assert not (data / "postmaster.pid").exists()  # removed by a clean shutdown
+    assert not git.Repo(project).is_dirty(untracked_files=True)  # .dev/ is git-ignored
+
+    run_dev_session(project, register=False)  # the user is still there
+    assert not (data / "postmaster.pid").exists()
