@@ -13,9 +13,8 @@ from agent.config import RepoSettings
 from agent.errors import UsageError
 from agent.fuzz import RESULT_MARKER, fuzz_check, judge
 from tests.conftest import git
-from tests.fakes.anthropic_server import Turn
 from tests.scripts.books import books_planted_500_fix_turn, books_planted_500_turns
-from tests.test_books_e2e import gates, scripted
+from tests.test_books_e2e import red_then_green
 
 FINDING = {
     "operation": "GET /books",
@@ -115,25 +114,13 @@ def project(tmp_path: Path, cli) -> Path:
 
 
 def test_a_planted_500_is_found_by_fuzzing_then_fixed(project, cli, fake_api):
-    turns = [
-        *scripted(books_planted_500_turns()),
-        Turn.end("Added the books resource."),
-        *scripted([books_planted_500_fix_turn()]),
-        Turn.end("Validated page as a bounded integer."),
-    ]
-    api = fake_api(turns)
-    result = cli("add books resource", "--base-url", api.url, cwd=project, timeout=900)
-    assert result.returncode == 0, result.stderr + result.stdout
-    first, second = gates(project)
-    failed = {c["name"]: c for c in first["checks"] if not c["ok"]}
-    assert list(failed) == ["fuzz"], json.dumps(first, indent=1)
-    report = failed["fuzz"]["report"]
+    failed, second, sent_back = red_then_green(
+        project, cli, fake_api, books_planted_500_turns(), books_planted_500_fix_turn(), "fuzz"
+    )
+    report = failed["report"]
     assert "GET /books: Server error (unhandled exception) (logged in)" in report
     assert "ValueError: invalid literal for int()" in report
     assert "curl -X GET" in report and "/books?" in report
-    sent_back = api.message_requests[len(books_planted_500_turns()) + 1].body["messages"][-1]
-    assert "invalid literal for int()" in json.dumps(sent_back)
-    assert second["ok"], json.dumps(second, indent=1)
+    assert "invalid literal for int()" in sent_back
     [fuzzed] = [c for c in second["checks"] if c["name"] == "fuzz"]
     assert fuzzed["headline"].startswith("5 operation(s)")
-    assert git(project, "rev-list", "--count", "main..HEAD") == "1"

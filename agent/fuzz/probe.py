@@ -267,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         targets = sorted(label for label, body in current.items() if base.get(label) != body)
         identities: dict[str, dict[str, str]] = {"anonymous": {}}
         auth_paths = [p for p in args.auth.split(",") if p]
-        if targets and auth_paths:
-            identities["logged in"] = login_cookies(app, auth_paths)
+        cookies = login_cookies(app, auth_paths) if targets and auth_paths else {}
+        if cookies:  # else the auth paths set no cookie: anonymous only
+            identities["logged in"] = cookies
         findings, unfinished, sent = fuzz(
             app, targets, identities, args.max_examples, time.monotonic() + args.seconds, args.seed
         )
