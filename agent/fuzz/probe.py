@@ -14,6 +14,7 @@ and read by a second process of this script), or all of them with `--all`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import io
 import json
@@ -139,11 +140,10 @@ def fuzz(
     seed: int,
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str], int]:
     """Findings keyed by (operation, check), the operations not (fully) fuzzed, cases sent."""
-    import hypothesis
-    import hypothesis.errors
     import schemathesis
     from schemathesis import checks
     from schemathesis.core.failures import FailureGroup
+    from schemathesis.core.result import Ok
     from schemathesis.generation.modes import GenerationMode
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -173,11 +173,11 @@ def fuzz(
 
         return run_case
 
-    by_label = {}
-    for result in schema.get_all_operations():
-        operation = getattr(result, "ok", lambda: None)()
-        if operation is not None:
-            by_label[f"{operation.method.upper()} {operation.path}"] = operation
+    by_label = {
+        f"{result.ok().method.upper()} {result.ok().path}": result.ok()
+        for result in schema.get_all_operations()
+        if isinstance(result, Ok)
+    }
     for label in targets:
         operation = by_label.get(label)
         if operation is None:
@@ -185,25 +185,31 @@ def fuzz(
         try:
             for identity, cookies in identities.items():
                 for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                    test = hypothesis.given(operation.as_strategy(generation_mode=mode))(
-                        case_runner(label, identity, cookies)
-                    )
-                    test = hypothesis.settings(
-                        max_examples=max_examples,
-                        deadline=None,
-                        database=None,
-                        suppress_health_check=list(hypothesis.HealthCheck),
-                        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
-                        verbosity=hypothesis.Verbosity.quiet,
-                    )(test)
-                    try:
-                        hypothesis.seed(seed)(test)()
-                    except hypothesis.errors.Unsatisfiable:
-                        continue  # nothing to generate, e.g. invalid input for no parameters
+                    strategy = operation.as_strategy(generation_mode=mode)
+                    run_cases(strategy, case_runner(label, identity, cookies), max_examples, seed)
         except BudgetSpent:
             unfinished.extend(targets[targets.index(label) :])
             break
     return findings, unfinished, sent
+
+
+def run_cases(strategy: Any, run_case: Callable[[Any], None], max_examples: int, seed: int) -> None:
+    """Hypothesis feeds `run_case` up to `max_examples` cases from `strategy`, from `seed`."""
+    import hypothesis
+    import hypothesis.errors
+
+    test = hypothesis.given(strategy)(run_case)
+    test = hypothesis.settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+        verbosity=hypothesis.Verbosity.quiet,
+    )(test)
+    # Unsatisfiable: nothing to generate, e.g. invalid input for an operation without parameters.
+    with contextlib.suppress(hypothesis.errors.Unsatisfiable):
+        hypothesis.seed(seed)(test)()
 
 
 class AppCrash(Exception):
