@@ -276,9 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         cookies = login_cookies(app, auth_paths) if targets and auth_paths else {}
         if cookies:  # else the auth paths set no cookie: anonymous only
             identities["logged in"] = cookies
+        fuzz_start = time.monotonic()
         findings, unfinished, sent = fuzz(
-            app, targets, identities, args.max_examples, time.monotonic() + args.seconds, args.seed
+            app, targets, identities, args.max_examples, fuzz_start + args.seconds, args.seed
         )
+        report["fuzz_seconds"] = round(time.monotonic() - fuzz_start, 2)
         report.update(
             targets=targets,
             unfinished=unfinished,
