@@ -14,6 +14,7 @@ DEFAULT_SPEC = "backend"
 # Settings that take one of a fixed set of values; checked when the settings are read.
 CHOICES: dict[str, tuple[str, ...]] = {
     "database": ("auto", "none"),
+    "fuzz": ("changed", "all", "off"),  # true and false read as "changed" and "off"
 }
 
 
@@ -49,6 +50,13 @@ class RepoSettings:
     database: str = "auto"  # "auto": embedded PostgreSQL when the repo uses Alembic; or "none"
     command_timeout: float = 600.0
     context_window: int = 200_000
+    # The gate's fuzz check (agent/fuzz): which ASGI app, what to fuzz ("changed", "all", "off";
+    # true/false mean "changed"/"off"), which POST paths register and log in a user, the budget.
+    app_module: str = "app.main:app"
+    fuzz: str = "changed"
+    fuzz_auth: tuple[str, ...] = ("/auth/register", "/auth/login")
+    fuzz_examples: int = 10
+    fuzz_seconds: float = 30.0
 
     @classmethod
     def load(cls, root: Path) -> RepoSettings:
@@ -77,6 +85,8 @@ class RepoSettings:
                     f"{pyproject}: [tool.backend-agent] has unknown key {key!r} "
                     f"(known: {', '.join(sorted(known))})"
                 )
+            if name == "fuzz" and isinstance(value, bool):
+                value = "changed" if value else "off"
             values[name] = _coerce(pyproject, key, value, getattr(cls(), name))
             allowed = CHOICES.get(name)
             if allowed and values[name] not in allowed:

