@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ class RunOptions:
     api_retries: int = 6
     replay_of: Path | None = None  # a run directory whose recorded replies stand in for the model
     max_turns_given: bool = False  # True when the caller chose max_turns; else the spec's counts
+    base: str | None = None  # the commit to start from (default HEAD): the bot continues a branch
 
 
 class Reporter(Protocol):
@@ -76,6 +77,7 @@ class RunOutcome:
     cost: float | None = 0.0
     usage: dict[str, int] = field(default_factory=dict)
     gate: list[dict[str, Any]] = field(default_factory=list)
+    summary: str = ""  # the model's closing words of a green run
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -101,7 +103,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
         worktree=options.worktree,
         allow_dirty=options.allow_dirty,
         run_id=run_dir.run_id,
-        base=recorded.get("base_commit"),
+        base=recorded.get("base_commit") or options.base,
     )
     from agent.gate import hash_test_files
 
@@ -178,6 +180,31 @@ def resume_run(
     return _execute(run_dir, meta, api_key, reporter or SilentReporter(), fresh=False)
 
 
+def finished_outcome(repo_path: Path, ref: str) -> RunOutcome | None:
+    """The outcome a run ended with, read back from its transcript; None while it has not ended
+    (it is running, or was killed). A caller that lost track of a run, such as a restarted
+    server, learns from it whether to publish the run or to resume it."""
+    repo = gitops.open_repo(repo_path.resolve())
+    end: dict[str, Any] | None = None
+    gate: list[dict[str, Any]] = []
+    for event in find_run(runs_root(gitops.common_dir(repo)), ref).events():
+        if event["type"] == "run_end":
+            end = event
+        elif event["type"] == "resume":
+            end = None
+        elif event["type"] == "gate":
+            gate = event["checks"]
+    if end is None:
+        return None
+    known = {f.name for f in fields(RunOutcome)} - {"work_root", "run_dir", "gate"}
+    return RunOutcome(
+        **{k: v for k, v in end.items() if k in known},
+        work_root=Path(end["work_root"]),
+        run_dir=Path(end["run_dir"]),
+        gate=gate,
+    )
+
+
 def _execute(
     run_dir: RunDir, meta: dict[str, Any], api_key: str | None, reporter: Reporter, fresh: bool
 ) -> RunOutcome:
@@ -247,13 +274,14 @@ def _finalise(
     checks = state.last_gate
     if not green and checks and not all(c["ok"] for c in checks):
         reason += "; still red: " + ", ".join(c["name"] for c in checks if not c["ok"])
+    summary = _last_text(state.messages) if green else ""
     commit = None
     if meta["options"]["commit"]:
         message = render(
             "commit.txt.j2",
             green=green,
             title=_title(meta["request"]),
-            summary=_last_text(state.messages) if green else "",
+            summary=summary,
             reason=reason,
             checks=checks,
             turns=state.turns,
@@ -290,6 +318,7 @@ def _finalise(
         cost=state.cost,
         usage=state.usage.to_dict(),
         gate=checks,
+        summary=summary,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from agent.errors import AgentError, UsageError
+from github_bot.cli import app as github_app
 
 # "\b" keeps click from re-flowing a paragraph.
 EXAMPLES = """
@@ -459,8 +460,12 @@ def doctor(repo: Repo = Path(".")) -> None:
 from evals.cli import app as eval_app  # noqa: E402  (the eval harness: `backend-agent eval`)
 
 app.add_typer(eval_app, name="eval")
+app.add_typer(github_app, name="github")
 
-COMMANDS = {"run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor", "eval"}
+COMMANDS = {
+    *("run", "resume", "replay", "runs", "show", "agents", "new", "check", "doctor"),
+    *("eval", "github"),
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -61,8 +61,8 @@ class RepoSettings:
         values: dict[str, Any] = {}
         for key, value in table.items():
             name = key.replace("-", "_")
-            if name in ("check", "check_select", "check_ignore"):
-                continue  # read by the quality checker itself
+            if name in ("check", "check_select", "check_ignore", "github"):
+                continue  # read by the quality checker and the GitHub bot themselves
             if name not in known:
                 raise UsageError(
                     f"{pyproject}: [tool.backend-agent] has unknown key {key!r} "
