@@ -1,0 +1,156 @@
+"""`eval run --backend ray` on a real local Ray (one per module, joined by each CLI driver with
+`--address`): scripted trials give the same rows as local processes; a Ray worker SIGKILLed
+mid-trial is retried and its trial recorded once; a driver SIGKILLed and started again skips
+the trials it had finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.tasks import BUILTIN_SUITE
+from tests.conftest import ROOT, cli_env
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("fastapi")
+from ray.util.state import list_tasks  # noqa: E402
+
+TASKS = ("announcements-protected-create", "books-pagination-bug")
+# Not compared: wall time, and the usage the fake model server derives from the request's
+# length, which holds the trial's absolute path (a worker's scratch directory on Ray).
+VARYING_KEYS = ("wall_s", "input_tokens", "cost_usd")
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """A local Ray with 2 CPUs whose workers import this checkout."""
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(ROOT)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("suite")
+    for task_id in TASKS:
+        shutil.copytree(BUILTIN_SUITE / task_id, root / task_id)
+    return root
+
+
+def rows(out: Path) -> list[dict[str, Any]]:
+    path = out / "results.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def eval_args(suite: Path, out: Path, *extra: str) -> list[str]:
+    return ["eval", "run", "--scripted", "--suite", str(suite), "--out", str(out), *extra]
+
+
+def outcome(row: dict[str, Any]) -> dict[str, Any]:
+    assert row["input_tokens"] > 0 and row["cost_usd"] > 0
+    return {k: v for k, v in row.items() if k not in VARYING_KEYS}
+
+
+def test_ray_trials_match_local_ones(tmp_path: Path, suite: Path, ray_address: str, cli) -> None:
+    local = cli(*eval_args(suite, tmp_path / "local", "--jobs", "2"), cwd=tmp_path, timeout=900)
+    assert local.returncode == 0, local.stdout + local.stderr
+    on_ray = cli(
+        *eval_args(suite, tmp_path / "ray", "--backend", "ray", "--address", ray_address),
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert on_ray.returncode == 0, on_ray.stdout + on_ray.stderr
+    by_task = {r["task_id"]: outcome(r) for r in rows(tmp_path / "local")}
+    assert by_task == {r["task_id"]: outcome(r) for r in rows(tmp_path / "ray")}
+    assert all(r["resolved"] and r["error"] is None for r in by_task.values())
+    for task_id in TASKS:  # the trial's files came back to the driver's --out
+        trial = tmp_path / "ray" / "trials" / task_id / "1"
+        assert "diff --git" in (trial / "diff.patch").read_text()
+        assert (trial / "transcript.jsonl").stat().st_size > 0
+    assert json.loads((tmp_path / "ray" / "run.json").read_text())["backend"] == "ray"
+
+
+def running_trial(address: str) -> Any | None:
+    running = list_tasks(
+        address=address,
+        filters=[("func_or_class_name", "=", "run_shipped_trial"), ("state", "=", "RUNNING")],
+    )
+    return running[0] if running else None
+
+
+def wait_for(condition: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def start_driver(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_a_lost_worker_is_retried_and_a_restarted_driver_skips_finished_trials(
+    tmp_path: Path, suite: Path, ray_address: str
+) -> None:
+    out = tmp_path / "out"
+    args = eval_args(suite, out, "--backend", "ray", "--address", ray_address, "--jobs", "1")
+    driver = start_driver(args, tmp_path)
+    try:
+        first = wait_for(lambda: running_trial(ray_address), 300, "the first trial to run")
+        time.sleep(3)  # well inside the trial: its base is being built
+        os.kill(first.worker_pid, signal.SIGKILL)
+        done = wait_for(lambda: rows(out), 600, "the retried trial's row")
+        os.killpg(driver.pid, signal.SIGKILL)  # the second trial is in flight
+        driver.wait(30)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    assert len(done) == 1 and done[0]["task_id"] == TASKS[0]
+    attempts = list_tasks(address=ray_address, filters=[("task_id", "=", first.task_id)])
+    assert max(a.attempt_number for a in attempts) == 1  # run again once, after the kill
+    assert (done[0]["resolved"], done[0]["error"]) == (True, None)
+
+    again = subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 trials to run, 1 already done" in again.stdout
+    final = rows(out)
+    assert [r["task_id"] for r in final] == list(TASKS)  # each trial recorded once
+    assert all(r["resolved"] and r["error"] is None for r in final)
