@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import socket
 import tarfile
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from agent.errors import UsageError
 from evals.tasks import load_task
@@ -62,12 +64,24 @@ def connect(address: str | None) -> int:
     returns the cluster's CPU count."""
     ray = import_ray()
     if not ray.is_initialized():
+        _reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, include_dashboard=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = address or "a local Ray"
             raise UsageError(f"cannot start or join {where}: {_first_line(exc)}") from None
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def _reachable(address: str | None) -> None:
+    """Refuse an address nothing listens on: Ray would wait a minute, then end the process."""
+    if address in (None, "auto", "local"):
+        return
+    parts = urlsplit(address if "://" in address else f"gcs://{address}")
+    try:
+        socket.create_connection((parts.hostname or "", parts.port or 10001), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot reach the Ray cluster at {address}: {exc}") from None
 
 
 def pack(directory: Path) -> bytes:
