@@ -12,37 +12,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from _common import ROOT
 
-from benchmarks.evals import Quiet
-from evals.harness import EvalSettings, run_eval
-from evals.tasks import BUILTIN_SUITE
+from benchmarks.evals import trials_per_minute
 
 DEFAULT_TASKS = "announcements-protected-create,books-pagination-bug"
 
 
-def trials_per_minute(tasks: list[str], trials: int, jobs: int, backend: str) -> float:
-    with tempfile.TemporaryDirectory(prefix=f"bench-ray-{backend}{jobs}-") as out:
-        settings = EvalSettings(
-            suite=BUILTIN_SUITE,
-            out=Path(out),
-            model="scripted",
-            task_ids=tasks,
-            trials=trials,
-            jobs=jobs,
-            scripted=True,
-            backend=backend,
-        )
-        start = time.monotonic()
-        report = run_eval(settings, Quiet())
-        seconds = time.monotonic() - start
-    rate = report.ran / seconds * 60
-    print(f"{backend:>5} x{jobs}: {report.ran} trials in {seconds:6.1f} s = {rate:5.2f} trials/min")
-    return rate
+def rate(tasks: list[str], trials: int, jobs: int, backend: str) -> float:
+    per_minute, seconds = trials_per_minute(jobs, tasks, trials, backend)
+    count = len(tasks) * trials
+    print(f"{backend:>5} x{jobs}: {count} trials in {seconds:6.1f} s = {per_minute:5.2f}/min")
+    return per_minute
 
 
 def on_ray(cpus: int, tasks: list[str], trials: int) -> float:
@@ -52,7 +35,7 @@ def on_ray(cpus: int, tasks: list[str], trials: int) -> float:
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
     print(f"  (Ray start-up with {cpus} CPU: {time.monotonic() - start:.1f} s, not counted)")
     try:
-        return trials_per_minute(tasks, trials, cpus, "ray")
+        return rate(tasks, trials, cpus, "ray")
     finally:
         ray.shutdown()
 
@@ -64,7 +47,7 @@ def main() -> int:
     args = parser.parse_args()
     tasks = args.tasks.split(",")
     os.environ["PYTHONPATH"] = str(ROOT)  # Ray's workers import this checkout
-    local = {jobs: trials_per_minute(tasks, args.trials, jobs, "local") for jobs in (1, 2)}
+    local = {jobs: rate(tasks, args.trials, jobs, "local") for jobs in (1, 2)}
     ray = {cpus: on_ray(cpus, tasks, args.trials) for cpus in (1, 2)}
     print(f"Ray 2 CPUs / 1 CPU: ratio {ray[2] / ray[1]:.2f}")
     for n in (1, 2):

@@ -9,8 +9,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 import pytest
 
 from evals.tasks import BUILTIN_SUITE
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, run_cli, start_cli
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("fastapi")
@@ -121,31 +119,18 @@ def wait_for(condition: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_driver(args: list[str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agent", *args],
-        cwd=cwd,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def test_a_lost_worker_is_retried_and_a_restarted_driver_skips_finished_trials(
     tmp_path: Path, suite: Path, ray_address: str
 ) -> None:
     out = tmp_path / "out"
     args = eval_args(suite, out, "--backend", "ray", "--address", ray_address, "--jobs", "1")
-    driver = start_driver(args, tmp_path)
+    driver = start_cli(tmp_path, *args, new_session=True)
     try:
         killed = wait_for(trial_process, 300, "the first trial to run")
         time.sleep(3)  # well inside the trial: its base is being built
         os.kill(killed, signal.SIGKILL)
-        retry = wait_for(trial_process, 120, "Ray to run the trial again")
-        assert retry != killed and not rows(out)
+        wait_for(lambda: trial_process() not in (None, killed), 120, "Ray to run it again")
+        assert not rows(out)
         done = wait_for(lambda: rows(out), 600, "the retried trial's row")
         os.killpg(driver.pid, signal.SIGKILL)  # the second trial is in flight
         driver.wait(30)
@@ -156,14 +141,7 @@ def test_a_lost_worker_is_retried_and_a_restarted_driver_skips_finished_trials(
     assert len(done) == 1 and done[0]["task_id"] == TASKS[0]
     assert (done[0]["resolved"], done[0]["error"]) == (True, None)
 
-    again = subprocess.run(
-        [sys.executable, "-m", "agent", *args],
-        cwd=tmp_path,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    again = run_cli(*args, cwd=tmp_path, timeout=900)
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 trials to run, 1 already done" in again.stdout
     final = rows(out)
