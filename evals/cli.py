@@ -318,9 +318,11 @@ class LiveProgress(PlainProgress):
         self.live.stop()
 
     def render(self) -> Any:
+        from rich.console import Group
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(box=None, title=None, show_header=True)
+        table = Table(box=None, show_header=True)
         for name in ("task", "trial", "state", "time"):
             table.add_column(name)
         now = time.monotonic()
@@ -328,8 +330,8 @@ class LiveProgress(PlainProgress):
             table.add_row(task_id, str(trial), "running", f"{now - since:.0f} s")
         resolved = sum(bool(r["resolved"]) for r in self.rows)
         errors = sum(bool(r["error"]) for r in self.rows)
-        table.caption = (
+        tally = (
             f"{self.done}/{self.total} done · {resolved} resolved · {errors} errors · "
             f"${sum(r.get('cost_usd') or 0 for r in self.rows):.2f}"
         )
-        return table
+        return Group(table, Text(tally))

@@ -37,7 +37,7 @@ def hbars(
     """One horizontal bar per (label, value, shown value), scaled to `maximum`."""
     label_w, left = 230, 240
     span = WIDTH - left - 60
-    body = []
+    body = [] if items else [_text(left, 24, "none")]
     for i, (label, value, shown) in enumerate(items):
         y = 10 + i * ROW
         length = 0 if maximum <= 0 else span * max(0.0, value) / maximum

@@ -18,7 +18,8 @@ from evals.metrics import summary
 
 SCRIPTED_NOTE = (
     "SCRIPTED: each task's reference solution typed through the real runner and gate by a "
-    "scripted session. This proves the harness; it is not a model's score."
+    "scripted session. This proves the harness; it is not a model's score, and its tokens and "
+    "costs come from the loopback server's made-up usage."
 )
 
 

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,10 +79,10 @@ def validate_suite(
     results = []
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max(1, jobs), mp_context=context) as pool:
-        for result in pool.map(validate_task, tasks):
-            on_result(result)
-            results.append(result)
-    return results
+        for future in as_completed([pool.submit(validate_task, task) for task in tasks]):
+            results.append(future.result())
+            on_result(results[-1])
+    return sorted(results, key=lambda r: r.task_id)
 
 
 def broken(error: TaskError) -> Validation:

@@ -178,7 +178,8 @@ def handle(
         return
     _require_credentials()
     store = Store(settings.state)
-    delivery = os.environ.get("GITHUB_RUN_ID", "") + "-" + uuid.uuid4().hex
+    actions_run = os.environ.get("GITHUB_RUN_ID")
+    delivery = f"handle-{actions_run + '-' if actions_run else ''}{uuid.uuid4().hex[:12]}"
     job_id, _ = store.add(delivery, event_name or "manual", trigger)
     store.update(job_id, state="running", attempts=1, started=time.time())
     typer.echo(f"{trigger.repo}#{trigger.issue}: job {job_id} started", err=True)

@@ -133,12 +133,11 @@ class Job:
         tracking = Tracking(gh, t.owner, t.name, t.issue, self.settings.bot_login or gh.login())
         tracking.update("started: preparing a work tree" if resume is None else "resuming")
         url = self.settings.clone_url_for(t, repository)
-        token = gh.push_token()
         clone = gitio.sync(
             url,
             self.settings.state / "work" / t.owner / t.name / f"issue-{t.issue}",
             default_branch,
-            token,
+            gh.push_token(),
         )
         limits = Limits.load(clone, self.settings.caps)
         self.store.set_repo_concurrency(t.repo, limits.concurrent_jobs)
@@ -150,57 +149,68 @@ class Job:
                 tracking.update("not started", details=refusal)
                 return Result("refused", refusal)
         progress = Progress(tracking, lambda run_id: self.store.update(self.job_id, run_id=run_id))
-        outcome = finished_outcome(clone, resume) if resume else None
-        if outcome is None and resume:
-            outcome = resume_run(
-                clone, resume, progress, api_key=self.anthropic_key, base_url=self.settings.base_url
-            )
-        elif outcome is None:
-            base = gitio.remote_tip(clone, state.branch)
-            budget = Budget(
-                max_turns=limits.max_turns,
-                max_cost=max(
-                    0.0, min(limits.max_cost_per_run, limits.max_cost_per_issue - state.cost)
-                ),
-                timeout=limits.timeout,
-            )
-            request = render(
-                "request.md.j2",
-                number=t.issue,
-                repo=t.repo,
-                title=issue["title"],
-                body=issue.get("body") or "",
-                instruction=t.instruction,
-                continuing=base is not None,
-                branch=state.branch,
-            )
-            outcome = start_run(
-                RunOptions(
-                    request=request,
-                    repo=clone,
-                    agent=self.settings.agent,
-                    model=self.settings.model,
-                    base_url=self.settings.base_url,
-                    api_key=self.anthropic_key,
-                    budget=budget,
-                    branch=state.branch,
-                    worktree=True,
-                    base=base,
-                    sandbox=self.settings.sandbox,
-                    max_turns_given=True,
-                ),
-                progress,
-            )
+        outcome = self._agent(clone, issue, tracking, limits, progress, resume)
         state.runs[outcome.run_id] = outcome.cost
         if outcome.status == "interrupted":
             tracking.update(
-                "paused: the server is restarting; the run resumes after it",
+                "paused: interrupted; its work in progress is saved and the run resumes when "
+                "the bot restarts",
                 run_id=outcome.run_id,
                 turns=outcome.turns,
                 cost=outcome.cost,
             )
             return Result("interrupted", outcome.reason, outcome.run_id, outcome.cost)
-        return self._publish(outcome, tracking, issue, clone, url, token, default_branch)
+        return self._publish(outcome, tracking, issue, clone, url, default_branch)
+
+    def _agent(
+        self,
+        clone: Path,
+        issue: dict[str, Any],
+        tracking: Tracking,
+        limits: Limits,
+        progress: Progress,
+        resume: str | None,
+    ) -> RunOutcome:
+        """The run, through `agent.api`: a run a killed job left behind is read back (it ended)
+        or resumed; otherwise a new one starts, from the issue's pushed branch if there is one."""
+        t, state, settings = self.trigger, tracking.state, self.settings
+        if resume:
+            ended = finished_outcome(clone, resume)
+            return ended or resume_run(
+                clone, resume, progress, api_key=self.anthropic_key, base_url=settings.base_url
+            )
+        base = gitio.remote_tip(clone, str(state.branch))
+        left = limits.max_cost_per_issue - state.cost
+        budget = Budget(
+            max_turns=limits.max_turns,
+            max_cost=max(0.0, min(limits.max_cost_per_run, left)),
+            timeout=limits.timeout,
+        )
+        request = render(
+            "request.md.j2",
+            number=t.issue,
+            repo=t.repo,
+            title=issue["title"],
+            body=issue.get("body") or "",
+            instruction=t.instruction,
+            continuing=base is not None,
+            branch=state.branch,
+        )
+        options = RunOptions(
+            request=request,
+            repo=clone,
+            agent=settings.agent,
+            model=settings.model,
+            base_url=settings.base_url,
+            api_key=self.anthropic_key,
+            budget=budget,
+            branch=state.branch,
+            worktree=True,
+            base=base,
+            sandbox=settings.sandbox,
+            max_turns_given=True,
+        )
+        return start_run(options, progress)
 
     def _publish(
         self,
@@ -209,7 +219,6 @@ class Job:
         issue: dict[str, Any],
         clone: Path,
         url: str,
-        token: str,
         default_branch: str,
     ) -> Result:
         t, gh, state = self.trigger, self.gh, tracking.state
@@ -223,7 +232,7 @@ class Job:
             return Result("failed", why, outcome.run_id, outcome.cost)
         pull = None
         if changed:
-            gitio.push(clone, url, str(commit), branch, token)
+            gitio.push(clone, url, str(commit), branch, gh.push_token())  # fresh: runs are long
             body = render(
                 "pull.md.j2",
                 number=t.issue,

@@ -67,19 +67,17 @@ def refs(fake: FakeGitHub) -> dict[str, str]:
 
 
 def bot_env(fake: FakeGitHub, api: object, **extra: str) -> dict[str, str]:
-    return cli_env(
-        GITHUB_TOKEN=BOT_TOKEN,
-        GITHUB_API_URL=fake.url,
-        ANTHROPIC_BASE_URL=api.url,  # type: ignore[attr-defined]
-        **extra,
-    )
+    base = {"GITHUB_TOKEN": BOT_TOKEN, "GITHUB_API_URL": fake.url}
+    return cli_env(**base, ANTHROPIC_BASE_URL=api.url) | extra  # type: ignore[attr-defined]
 
 
-def handle(tmp_path: Path, fake: FakeGitHub, api: object, name: str, payload: dict, *args: str):
+def handle(
+    tmp_path: Path, fake: FakeGitHub, api: object, name: str, payload: dict, *args: str, **env: str
+):
     """`backend-agent github handle` as GitHub Actions runs it: the event in a file."""
     event = tmp_path / f"event-{uuid.uuid4().hex[:6]}.json"
     event.write_text(json.dumps(payload))
-    env = bot_env(fake, api, GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME=name)
+    env = bot_env(fake, api, GITHUB_EVENT_PATH=str(event), GITHUB_EVENT_NAME=name, **env)
     return run_cli(
         "github",
         "handle",
@@ -279,27 +277,8 @@ def test_github_app_with_a_repo_limit_says_so_on_the_issue(tmp_path, github, fak
     git(calc_repo, "push", "-q", str(bare(github)), "main")
     api = fake_api(GREEN)
     payload = github.label_event(REPO, 1, "mona", "backend-agent") | {"installation": {"id": 7}}
-    event = tmp_path / "event.json"
-    event.write_text(json.dumps(payload))
-    env = bot_env(
-        github,
-        api,
-        GITHUB_EVENT_PATH=str(event),
-        GITHUB_EVENT_NAME="issues",
-        GITHUB_APP_ID="4242",
-        GITHUB_APP_PRIVATE_KEY=private,
-    )
-    del env["GITHUB_TOKEN"]
-    result = run_cli(
-        "github",
-        "handle",
-        "--clone-url",
-        str(bare(github)),
-        "--state",
-        str(tmp_path / "state"),
-        cwd=tmp_path,
-        env=env,
-    )
+    app = {"GITHUB_TOKEN": "", "GITHUB_APP_ID": "4242", "GITHUB_APP_PRIVATE_KEY": private}
+    result = handle(tmp_path, github, api, "issues", payload, **app)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "refused" in result.stdout and "runs per day" in result.stdout
     [tracking] = github.issue_comments(REPO, 1)

@@ -106,16 +106,37 @@ class FakeGitHub:
             "description": None,
             "fork": False,
             "url": base,
-            "issues_url": f"{base}/issues{{/number}}",
-            "pulls_url": f"{base}/pulls{{/number}}",
+            **{f"{key}_url": f"{base}/{path}" for key, path in REPO_URLS.items()},
             "git_url": f"git://github.com/{full_name}.git",
             "ssh_url": f"git@github.com:{full_name}.git",
             "clone_url": f"{WEB}/{full_name}.git",
+            "svn_url": f"{WEB}/{full_name}",
+            "mirror_url": None,
+            "homepage": None,
+            "language": "Python",
+            "license": None,
+            "forks": 0,
+            "forks_count": 0,
+            "stargazers_count": 0,
+            "watchers_count": 0,
+            "watchers": 0,
+            "size": 1,
             "default_branch": default_branch,
+            "open_issues_count": 0,
+            "open_issues": 0,
+            "has_issues": True,
+            "has_projects": False,
+            "has_wiki": False,
+            "has_pages": False,
+            "has_discussions": False,
+            "archived": False,
+            "disabled": False,
             "visibility": "public",
+            "pushed_at": STAMP,
             "created_at": STAMP,
             "updated_at": STAMP,
-            "pushed_at": STAMP,
+            "subscribers_count": 0,
+            "network_count": 0,
         }
         return self.repos[full_name]
 
@@ -149,6 +170,7 @@ class FakeGitHub:
             "updated_at": STAMP,
             "author_association": "NONE",
             "state_reason": None,
+            "reactions": _reactions(f"{base}/reactions"),
         }
         self.issues[(full_name, number)] = issue
         return issue
@@ -188,6 +210,8 @@ class FakeGitHub:
                 "active": True,
                 "events": ["issues", "issue_comment"],
                 "config": {"content_type": "json", "insecure_ssl": "0", "url": "http://x"},
+                "created_at": STAMP,
+                "updated_at": STAMP,
             },
             "repository": self.repos[full_name],
             "sender": self.users[self.repos[full_name]["owner"]["login"]],
@@ -228,6 +252,8 @@ class FakeGitHub:
             "default": False,
             "description": None,
             "url": f"{API}/repos/{full_name}/labels/{name}",
+            "archived_at": None,
+            "archived_by": None,
         }
 
     def _new_comment(self, full_name: str, number: int, login: str, body: str) -> dict:
@@ -244,18 +270,7 @@ class FakeGitHub:
             "issue_url": f"{API}/repos/{full_name}/issues/{number}",
             "author_association": "NONE",
             "performed_via_github_app": None,
-            "reactions": {
-                "url": f"{API}/repos/{full_name}/issues/comments/{cid}/reactions",
-                "total_count": 0,
-                "+1": 0,
-                "-1": 0,
-                "laugh": 0,
-                "hooray": 0,
-                "confused": 0,
-                "heart": 0,
-                "rocket": 0,
-                "eyes": 0,
-            },
+            "reactions": _reactions(f"{API}/repos/{full_name}/issues/comments/{cid}/reactions"),
         }
         self.comments[cid] = comment
         self.issues[(full_name, number)]["comments"] += 1
@@ -299,6 +314,24 @@ class FakeGitHub:
             "diff_url": f"{WEB}/{full_name}/pull/{number}.diff",
             "patch_url": f"{WEB}/{full_name}/pull/{number}.patch",
             "issue_url": f"{API}/repos/{full_name}/issues/{number}",
+            "commits_url": f"{url}/commits",
+            "review_comments_url": f"{url}/comments",
+            "review_comment_url": f"{API}/repos/{full_name}/pulls/comments{{/number}}",
+            "comments_url": f"{API}/repos/{full_name}/issues/{number}/comments",
+            "statuses_url": f"{API}/repos/{full_name}/statuses/{sha}",
+            "_links": {
+                name: {"href": href}
+                for name, href in (
+                    ("self", url),
+                    ("html", f"{WEB}/{full_name}/pull/{number}"),
+                    ("issue", f"{API}/repos/{full_name}/issues/{number}"),
+                    ("comments", f"{API}/repos/{full_name}/issues/{number}/comments"),
+                    ("review_comments", f"{url}/comments"),
+                    ("review_comment", f"{API}/repos/{full_name}/pulls/comments{{/number}}"),
+                    ("commits", f"{url}/commits"),
+                    ("statuses", f"{API}/repos/{full_name}/statuses/{sha}"),
+                )
+            },
             "number": number,
             "state": "open",
             "locked": False,
@@ -333,11 +366,26 @@ class FakeGitHub:
             "draft": bool(body.get("draft", False)),
             "merged": False,
             "mergeable": None,
+            "mergeable_state": "unknown",
+            "merged_by": None,
+            "auto_merge": None,
+            "maintainer_can_modify": False,
             "comments": 0,
+            "review_comments": 0,
             "commits": 1,
+            "additions": 0,
+            "deletions": 0,
+            "changed_files": 0,
         }
         self.pulls[(full_name, number)] = pull
         return 201, pull
+
+
+def _reactions(url: str) -> dict[str, Any]:
+    counts = dict.fromkeys(
+        ("+1", "-1", "laugh", "hooray", "confused", "heart", "rocket", "eyes"), 0
+    )
+    return {"url": url, "total_count": 0, **counts}
 
 
 def _invalid(message: str) -> dict[str, Any]:
@@ -349,6 +397,44 @@ def _invalid(message: str) -> dict[str, Any]:
     }
 
 
+REPO_URLS = {
+    "archive": "{archive_format}{/ref}",
+    "assignees": "assignees{/user}",
+    "blobs": "git/blobs{/sha}",
+    "branches": "branches{/branch}",
+    "collaborators": "collaborators{/collaborator}",
+    "comments": "comments{/number}",
+    "commits": "commits{/sha}",
+    "compare": "compare/{base}...{head}",
+    "contents": "contents/{+path}",
+    "contributors": "contributors",
+    "deployments": "deployments",
+    "downloads": "downloads",
+    "events": "events",
+    "forks": "forks",
+    "git_commits": "git/commits{/sha}",
+    "git_refs": "git/refs{/sha}",
+    "git_tags": "git/tags{/sha}",
+    "hooks": "hooks",
+    "issue_comment": "issues/comments{/number}",
+    "issue_events": "issues/events{/number}",
+    "issues": "issues{/number}",
+    "keys": "keys{/key_id}",
+    "labels": "labels{/name}",
+    "languages": "languages",
+    "merges": "merges",
+    "milestones": "milestones{/number}",
+    "notifications": "notifications{?since,all,participating}",
+    "pulls": "pulls{/number}",
+    "releases": "releases{/id}",
+    "stargazers": "stargazers",
+    "statuses": "statuses/{sha}",
+    "subscribers": "subscribers",
+    "subscription": "subscription",
+    "tags": "tags",
+    "teams": "teams",
+    "trees": "git/trees{/sha}",
+}
 NOT_FOUND = {
     "message": "Not Found",
     "documentation_url": "https://docs.github.com/rest",
@@ -482,7 +568,10 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             return 404, NOT_FOUND
 
         def get_user(self, login: str, query: dict, body: Any) -> tuple[int, Any]:
-            return 200, fake.users[login]
+            profile = dict.fromkeys(("name", "company", "location", "email", "hireable", "bio"))
+            counts = dict.fromkeys(("public_repos", "public_gists", "followers", "following"), 0)
+            stamps = {"created_at": STAMP, "updated_at": STAMP, "blog": ""}
+            return 200, fake.users[login] | profile | counts | stamps
 
         def get_repo(self, login: str, query: dict, body: Any, repo: str) -> tuple[int, Any]:
             return (200, fake.repos[repo]) if repo in fake.repos else (404, NOT_FOUND)
@@ -493,7 +582,8 @@ def _handler(fake: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 return 404, NOT_FOUND
             level = fake.permissions.get((repo, who), "read")
             permission = {"maintain": "write", "triage": "read"}.get(level, level)
-            return 200, {"permission": permission, "role_name": level, "user": fake.users[who]}
+            collaborator = fake.users[who] | {"role_name": level}
+            return 200, {"permission": permission, "role_name": level, "user": collaborator}
 
         def get_issue(self, login: str, query: dict, body: Any, repo: str, number: str):
             issue = fake.issues.get((repo, int(number)))
