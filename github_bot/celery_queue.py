@@ -148,7 +148,7 @@ def run_worker(
         except Exception as exc:  # recorded, or the job would show "running" for ever
             _failed(store, job_id, " ".join(f"{type(exc).__name__}: {exc}".split())[:500])
             raise
-        if state in ("busy", "queued"):  # queued: interrupted, resumes on the next delivery
+        if state in ("busy", "interrupted"):  # interrupted: resumes on the next delivery
             raise self.retry(countdown=LEASE_WAIT)
         return state
 

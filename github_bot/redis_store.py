@@ -111,9 +111,6 @@ class RedisStore:
             records = pipe.execute()
         return [_job(i, data) for i, data in zip(ids, records, strict=True) if data]
 
-    def running(self) -> list[Job]:
-        return [j for j in self.jobs(limit=1000) if j.state == "running"]
-
     def update(self, job_id: int, **values: Any) -> None:
         self.redis.hset(_job_key(job_id), mapping={k: json.dumps(v) for k, v in values.items()})
         if values.get("run_id"):

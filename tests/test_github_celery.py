@@ -28,6 +28,7 @@ pytest.importorskip("githubkit")
 if shutil.which("redis-server") is None:
     pytest.skip("redis-server is not installed (.ci/run installs it)", allow_module_level=True)
 
+from github_bot.events import Trigger
 from github_bot.redis_store import RedisStore
 
 github = test_github_bot.github  # the fake GitHub fixture, with one issue and a bare repo
@@ -185,3 +186,25 @@ def test_a_job_process_killed_mid_run_is_redelivered_and_resumed(tmp_path, githu
     assert run.count("run_start") == 1 and "resume" in run
     log = workers[0].log.read_text()
     assert "WorkerLostError" in log or "signal 9" in log
+
+
+def test_leases_hold_one_job_per_issue_and_the_repo_limit_across_workers(queue):
+    store = RedisStore(queue)
+    ids = [
+        store.add(f"d{n}", "issues", Trigger(owner="acme", name="calc", issue=issue))[0]
+        for n, issue in enumerate((1, 1, 2))
+    ]
+    first, same_issue, other_issue = (store.get(i) for i in ids)
+    with store.exclusive(first, 2) as mine:
+        assert mine
+        with store.exclusive(same_issue, 2) as again:
+            assert not again  # one job per issue, whatever the limit
+        with store.exclusive(other_issue, 2) as other:
+            assert other  # the repository allows two
+        store.set_repo_concurrency(REPO, 1)
+        with store.exclusive(other_issue, 2) as other:
+            assert not other  # the repository's own limit is lower
+    with store.exclusive(same_issue, 2) as after:
+        assert after  # released at the end of the block
+    assert [j.delivery for j in store.jobs()] == ["d2", "d1", "d0"]
+    assert store.add("d1", "issues", first.trigger) == (ids[1], False)
