@@ -51,7 +51,7 @@ def world(root: Path) -> FakeGitHub:
 
 def jobs_per_minute(server: Server, fake: FakeGitHub, count: int) -> float:
     issues = [
-        (repo, fake.add_issue(repo, "Add a mul function", "Please add `mul`.", "mona")["number"])
+        (repo, fake.add_issue(repo, f"Add mul to {repo}", "Please add `mul`.", "mona")["number"])
         for repo in (REPOS[i % 2] for i in range(count))
     ]
     start = time.monotonic()
