@@ -45,8 +45,10 @@ class Quiet:
         pass
 
 
-def trials_per_minute(jobs: int, tasks: list[str], trials: int) -> tuple[float, float]:
-    with tempfile.TemporaryDirectory(prefix=f"bench-evals-j{jobs}-") as out:
+def trials_per_minute(
+    jobs: int, tasks: list[str], trials: int, backend: str = "local"
+) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-evals-{backend}-j{jobs}-") as out:
         settings = EvalSettings(
             suite=BUILTIN_SUITE,
             out=Path(out),
@@ -55,6 +57,7 @@ def trials_per_minute(jobs: int, tasks: list[str], trials: int) -> tuple[float, 
             trials=trials,
             jobs=jobs,
             scripted=True,
+            backend=backend,
         )
         start = time.monotonic()
         report = run_eval(settings, Quiet())

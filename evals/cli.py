@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +36,11 @@ TasksOption = Annotated[
 JobsOption = Annotated[
     int, typer.Option("--jobs", "-j", min=1, help="Tasks or trials in parallel processes.")
 ]
+
+
+class Backend(StrEnum):
+    local = "local"
+    ray = "ray"
 
 
 def _ids(tasks: str | None) -> list[str] | None:
@@ -93,7 +99,34 @@ def run(
     tasks: TasksOption = None,
     model: Annotated[str, typer.Option(help="Claude model id.")] = DEFAULT_MODEL,
     trials: Annotated[int, typer.Option(min=1, help="Trials per task (for pass@k).")] = 1,
-    jobs: JobsOption = 1,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Trials at once: local processes [default: 1], or trials in flight on Ray "
+            "[default: the cluster's CPUs / --trial-cpus].",
+            show_default=False,
+        ),
+    ] = None,
+    backend: Annotated[
+        Backend,
+        typer.Option(help="Where trials run: local processes, or Ray tasks (backend-agent[ray])."),
+    ] = Backend.local,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="With --backend ray: the cluster to join (auto, ray://HOST:10001). "
+            "[default: start a local Ray]"
+        ),
+    ] = None,
+    trial_cpus: Annotated[
+        float, typer.Option(min=0.1, help="With --backend ray: CPUs reserved per trial.")
+    ] = 1.0,
+    trial_memory_mb: Annotated[
+        int, typer.Option(min=256, help="With --backend ray: memory (MB) reserved per trial.")
+    ] = 1536,
     out: Annotated[
         Path | None,
         typer.Option(help="Results directory; run again with the same one to resume."),
@@ -128,6 +161,13 @@ def run(
     from evals.harness import EvalSettings, run_eval
     from evals.report import write_report
 
+    if backend is Backend.ray and jobs is None:
+        from evals.ray_backend import connect
+
+        try:
+            jobs = max(1, int(connect(address) // trial_cpus))
+        except UsageError as exc:
+            raise _fail(str(exc)) from None
     if out is None:
         label = "scripted" if scripted else model
         out = Path("eval-runs") / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -137,12 +177,16 @@ def run(
         model=model,
         task_ids=_ids(tasks),
         trials=trials,
-        jobs=jobs,
+        jobs=jobs or 1,
         scripted=scripted,
         retry_errors=retry_errors,
         max_total_cost=max_total_cost,
         base_url=base_url,
         keep_repos=keep_repos,
+        backend=backend.value,
+        address=address,
+        trial_cpus=trial_cpus,
+        trial_memory_mb=trial_memory_mb,
     )
     progress = LiveProgress() if sys.stdout.isatty() else PlainProgress()
     try:

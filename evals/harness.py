@@ -11,7 +11,7 @@ import platform
 import socket
 import time
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,10 @@ class EvalSettings:
     max_total_cost: float | None = None
     base_url: str | None = None
     keep_repos: bool = False
+    backend: str = "local"  # or "ray": see evals/ray_backend.py
+    address: str | None = None  # the Ray cluster to join; None starts a local Ray
+    trial_cpus: float = 1.0  # Ray resources reserved for one trial
+    trial_memory_mb: int = 1536
 
 
 class Progress(Protocol):
@@ -148,10 +152,9 @@ def run_eval(settings: EvalSettings, progress: Progress) -> RunReport:
     _write_run_json(settings, tasks)
     progress.begin(len(todo), report.skipped, scripted_note or cost_note(settings, len(todo)))
     spent = sum(r.get("cost_usd") or 0.0 for r in done.values())
-    context = multiprocessing.get_context("spawn")
     pending = list(reversed(todo))
     running: dict[Future[dict[str, Any]], tuple[Task, int]] = {}
-    with ProcessPoolExecutor(settings.jobs, mp_context=context) as pool:
+    with open_pool(settings) as pool:
         try:
             while pending or running:
                 budget_left = settings.max_total_cost is None or spent < settings.max_total_cost
@@ -184,6 +187,15 @@ def run_eval(settings: EvalSettings, progress: Progress) -> RunReport:
             write_predictions(settings.out, read_results(results).values())
             progress.end()
     return report
+
+
+def open_pool(settings: EvalSettings) -> Executor:
+    """Where trials run: local worker processes, or Ray tasks (`--backend ray`)."""
+    if settings.backend == "ray":
+        from evals.ray_backend import RayTrialPool
+
+        return RayTrialPool(settings)
+    return ProcessPoolExecutor(settings.jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _job(settings: EvalSettings, task: Task, trial: int) -> TrialJob:
@@ -225,6 +237,7 @@ def _write_run_json(settings: EvalSettings, tasks: list[Task]) -> None:
         "scripted": settings.scripted,
         "trials": settings.trials,
         "jobs": settings.jobs,
+        "backend": settings.backend,
         "max_total_cost": settings.max_total_cost,
         "base_url": settings.base_url,
         "spec": {"path": str(SPEC_PATH), "sha256": hashlib.sha256(spec).hexdigest()},

@@ -65,6 +65,19 @@ RunsPerDay = Annotated[
 MaxTurns = Annotated[
     int | None, typer.Option(min=1, help="Cap: model turns per run. [default: 60]")
 ]
+Queue = Annotated[
+    str | None,
+    typer.Option(
+        "--queue",
+        envvar="BACKEND_AGENT_QUEUE",
+        show_envvar=True,
+        help="redis://HOST:PORT/DB: jobs are Celery tasks run by `github worker` processes "
+        "(backend-agent[celery]). [default: SQLite under --state, run by the server]",
+    ),
+]
+ConcurrentJobs = Annotated[
+    int | None, typer.Option(min=1, help="Cap: jobs of one repository at once. [default: 1]")
+]
 
 
 def _settings(options: dict[str, Any]) -> Any:
@@ -248,18 +261,18 @@ def serve(
     drain_timeout: Annotated[
         float, typer.Option(min=0.0, help="Seconds SIGTERM waits for jobs to save their work.")
     ] = 120.0,
-    concurrent_jobs: Annotated[
-        int | None, typer.Option(min=1, help="Cap: jobs of one repository at once. [default: 1]")
-    ] = None,
+    concurrent_jobs: ConcurrentJobs = None,
     max_cost_per_run: CostPerRun = None,
     max_cost_per_issue: CostPerIssue = None,
     runs_per_day: RunsPerDay = None,
     max_turns: MaxTurns = None,
+    queue: Queue = None,
 ) -> None:
     """Run the webhook server: POST /webhook (secret: $GITHUB_WEBHOOK_SECRET), GET /healthz.
 
     \b
     Jobs are queued in SQLite under --state and survive a crash; SIGTERM drains.
+    With --queue redis://..., they go to Redis and `github worker` processes run them.
     Example:
       GITHUB_WEBHOOK_SECRET=... GITHUB_TOKEN=... backend-agent github serve --port 8080"""
     import logging
@@ -275,31 +288,97 @@ def serve(
         )
     _require_credentials()
     settings = _settings(locals())
-    store = Store(settings.state)
+    store: Any = Store(settings.state) if queue is None else _celery_jobs(queue, settings.state)
     (settings.state / "settings.json").write_text(settings.to_json())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     with held_lock(settings.state / "server.lock") as mine:
         if not mine:
             raise UsageError(f"another server is using {settings.state}; give each its own --state")
         concurrency = concurrent_jobs or Limits().concurrent_jobs
-        scheduler = Scheduler(store, settings, workers, concurrency, drain_timeout)
+        scheduler: Any = Scheduler(store, settings, workers, concurrency, drain_timeout)
+        if queue is not None:
+            from github_bot.celery_queue import CeleryDispatch
+
+            scheduler = CeleryDispatch(store)
         web = create_app(store, settings, secret, scheduler, max_body=max_body)
         import uvicorn
 
         uvicorn.run(web, host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
 
 
+def _celery_jobs(queue: str, state: Path) -> Any:
+    from github_bot.celery_queue import CeleryJobs
+
+    state.mkdir(parents=True, exist_ok=True)  # the server's lock and settings stay local
+    return CeleryJobs(queue)
+
+
+@app.command()
+def worker(
+    queue: Annotated[
+        str,
+        typer.Option(
+            "--queue",
+            envvar="BACKEND_AGENT_QUEUE",
+            show_envvar=True,
+            help="redis://HOST:PORT/DB, the same as `github serve --queue`.",
+        ),
+    ],
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs this worker runs at once.")] = 1,
+    state: State = DEFAULT_STATE,
+    clone_base: Annotated[
+        str | None,
+        typer.Option("--clone-base", help="Clone BASE/OWNER/NAME.git instead of clone_url."),
+    ] = None,
+    api_url: ApiUrl = "https://api.github.com",
+    label: Label = DEFAULT_LABEL,
+    agent: Agent = "backend",
+    model: Model = None,
+    base_url: BaseUrl = None,
+    sandbox: Sandbox = "auto",
+    bot_login: BotLogin = None,
+    time_limit: Annotated[
+        float, typer.Option(min=60.0, help="Seconds a job may run before it is stopped.")
+    ] = 7200.0,
+    concurrent_jobs: ConcurrentJobs = None,
+    max_cost_per_run: CostPerRun = None,
+    max_cost_per_issue: CostPerIssue = None,
+    runs_per_day: RunsPerDay = None,
+    max_turns: MaxTurns = None,
+) -> None:
+    """Run bot jobs from a Redis queue as a Celery worker; start one on each machine.
+
+    \b
+    Jobs for one issue never run at once, and each repository's concurrent-jobs limit holds
+    across all workers. Workers sharing --state resume each other's interrupted runs.
+    Example:
+      GITHUB_TOKEN=... backend-agent github worker --queue redis://10.0.0.5:6379/0"""
+    from github_bot.celery_queue import run_worker
+    from github_bot.limits import Limits
+
+    _require_credentials()
+    settings = _settings(locals())
+    concurrency_cap = concurrent_jobs or Limits().concurrent_jobs
+    run_worker(queue, settings, concurrency, concurrency_cap, time_limit)
+
+
 @app.command()
 def jobs(
     state: State = DEFAULT_STATE,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    queue: Queue = None,
 ) -> None:
     """List jobs, newest first: delivery, repository, issue, state, run id, cost, pull request."""
     from github_bot.store import Store
 
-    if not (state / "jobs.sqlite3").is_file():
+    if queue is not None:
+        from github_bot.redis_store import RedisStore
+
+        rows = RedisStore(queue).jobs()
+    elif not (state / "jobs.sqlite3").is_file():
         raise UsageError(f"no jobs under {state}; pass the --state the bot ran with")
-    rows = Store(state).jobs()
+    else:
+        rows = Store(state).jobs()
     for job in rows:
         if as_json:
             typer.echo(json.dumps(job.row(), default=str))
