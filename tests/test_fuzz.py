@@ -46,7 +46,7 @@ def test_fuzz_setting(tmp_path: Path, table: str, mode: str) -> None:
 
 def test_a_bad_fuzz_setting_is_a_one_line_error(tmp_path: Path) -> None:
     write_settings(tmp_path, 'fuzz = "sometimes"')
-    with pytest.raises(UsageError, match="fuzz must be true, false or 'all'"):
+    with pytest.raises(UsageError, match="fuzz must be one of 'changed', 'all', 'off'"):
         RepoSettings.load(tmp_path)
 
 
