@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import gitops
-from agent.config import DEFAULT_MODEL, DEFAULT_SPEC, Budget, RepoSettings
+from agent.config import DEFAULT_MODEL, DEFAULT_SPEC, Budget, RepoSettings, find_project
 from agent.errors import AgentError, Interrupted, StopRun, UsageError
 from agent.transcript import RunDir, Transcript, find_run, new_run_dir, runs_root
 
@@ -91,7 +91,8 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
     from agent.spec import find_spec
 
     spec = find_spec(options.agent, repo_root)
-    settings = RepoSettings.load(repo_root)
+    project = find_project(options.repo.resolve(), repo_root).relative_to(repo_root)
+    settings = RepoSettings.load(repo_root / project)
     slug = gitops.slugify(options.request)
     run_dir = new_run_dir(runs_root(gitops.common_dir(repo)), slug)
     recorded = RunDir(options.replay_of).read_meta() if options.replay_of else {}
@@ -117,6 +118,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
         "branch": place.branch,
         "base_commit": place.base_commit,
         "worktree": place.worktree,
+        "project": project.as_posix(),  # where settings and checks live, relative to work_root
         "spec": str(spec.path),
         "model": options.model or recorded.get("model") or spec.model or DEFAULT_MODEL,
         "replay_of": str(options.replay_of) if options.replay_of else None,
@@ -135,7 +137,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
                 "api_retries",
             )
         },
-        "test_snapshot": hash_test_files(place.root, settings.test_patterns),
+        "test_snapshot": hash_test_files(place.root / project, settings.test_patterns),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     run_dir.write_meta(meta)
