@@ -35,6 +35,7 @@ class RunOptions:
     commit: bool = True
     allow_dirty: bool = False
     allow_test_edits: bool = False
+    strict: bool = False  # judge the whole repo, not the change against the base commit
     sandbox: str = "auto"
     network: bool = False
     native_tools: bool | None = None  # None: Anthropic's built-in tool types on api.anthropic.com
@@ -129,6 +130,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
             for k in (
                 "commit",
                 "allow_test_edits",
+                "strict",
                 "sandbox",
                 "network",
                 "native_tools",

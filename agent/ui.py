@@ -147,6 +147,8 @@ class ConsoleReporter:
             )
             if self.full and check["report"]:
                 self.block(check["report"])
+        if e.get("baseline"):
+            self.line(f"  {e['baseline']}", "dim")
 
     def on_retry(self, e: dict[str, Any]) -> None:
         self.flush_text()

@@ -10,6 +10,7 @@ command's status: its threads are daemons and die with it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -27,10 +28,8 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
         pass
     finally:
         for sock, how in ((target, socket.SHUT_WR), (source, socket.SHUT_RD)):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(how)
-            except OSError:
-                pass
 
 
 def _connection(client: socket.socket, path: str) -> None:

@@ -198,7 +198,7 @@ class LandlockSandbox:
 
     @property
     def loopback_tcp(self) -> bool:
-        return self.net_filter != "seccomp"
+        return self.net_filter in ("allow", "none")
 
     def __init__(
         self,
