@@ -441,3 +441,156 @@ def test_backend_monorepo_with_postgres_settings_and_migrations(tmp_path, cli, f
     assert database["url"].startswith("postgresql+asyncpg://postgres:[REDACTED]@127.0.0.1:")
     transcript = "".join(p.read_text() for p in (repo / ".git" / "backend-agent").rglob("*.json*"))
     assert "a-host-secret-never-shown" not in transcript
+
+
+# --------------------------------------------------------------------------- sync SQLModel app
+
+SQLMODEL_FILES = {
+    "pyproject.toml": """\
+        [project]
+        name = "heroes"
+        version = "0.1.0"
+
+        [tool.pytest.ini_options]
+        testpaths = ["tests"]
+        pythonpath = ["."]
+
+        [tool.backend-agent.test_env]
+        DATABASE_URL = "postgresql+psycopg://{db_user}:{db_password}@{db_host}:{db_port}/{db_name}"
+        """,
+    ".gitignore": "__pycache__/\n",
+    "app/__init__.py": "",
+    "app/db.py": """\
+        import os
+        from collections.abc import Iterator
+
+        from sqlmodel import Session, create_engine
+
+        engine = create_engine(os.environ["DATABASE_URL"])
+
+
+        def get_session() -> Iterator[Session]:
+            with Session(engine) as session:
+                yield session
+        """,
+    "app/models.py": """\
+        from sqlmodel import Field, SQLModel
+
+
+        class Hero(SQLModel, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+            name: str
+        """,
+    "app/crud.py": """\
+        from sqlmodel import Session, select
+
+        from app.models import Hero
+
+
+        def list_heroes(session: Session) -> list[Hero]:
+            return list(session.exec(select(Hero)))
+        """,
+    "app/main.py": """\
+        from typing import Annotated
+
+        from fastapi import Depends, FastAPI
+        from sqlmodel import Session
+
+        from app import crud
+        from app.db import get_session
+        from app.models import Hero
+
+        app = FastAPI()
+        SessionDep = Annotated[Session, Depends(get_session)]
+
+
+        @app.get("/heroes/", response_model=list[Hero])
+        def read_heroes(session: SessionDep) -> list[Hero]:
+            return crud.list_heroes(session)
+        """,
+    "tests/__init__.py": "",
+    "tests/conftest.py": """\
+        from collections.abc import Iterator
+
+        import pytest
+        from fastapi.testclient import TestClient
+        from sqlmodel import SQLModel
+
+        from app.db import engine
+        from app.main import app
+
+
+        @pytest.fixture
+        def client() -> Iterator[TestClient]:
+            SQLModel.metadata.create_all(engine)
+            try:
+                with TestClient(app) as client:
+                    yield client
+            finally:
+                SQLModel.metadata.drop_all(engine)
+        """,
+    "tests/test_heroes.py": """\
+        from fastapi.testclient import TestClient
+
+
+        def test_no_heroes_yet(client: TestClient) -> None:
+            assert client.get("/heroes/").json() == []
+        """,
+}
+
+TEAM_MODEL = """
+
+class Team(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+"""
+TEAM_CRUD = """
+
+def list_teams(session: Session) -> list[Team]:
+    return list(session.exec(select(Team)))
+"""
+TEAM_ENDPOINT = """
+
+
+@app.get("/teams/", response_model=list[Team])
+def read_teams(session: SessionDep) -> list[Team]:
+    return crud.list_teams(session)
+"""
+TEAM_TEST = """\
+from fastapi.testclient import TestClient
+
+
+def test_no_teams_yet(client: TestClient) -> None:
+    assert client.get("/teams/").json() == []
+"""
+
+
+def test_sync_sqlmodel_app_reaches_its_database_over_tcp(tmp_path, cli, fake_api):
+    pytest.importorskip("sqlmodel")
+    pytest.importorskip("psycopg")
+    repo = init_repo(tmp_path / "heroes", SQLMODEL_FILES)
+    api = fake_api(
+        [
+            Turn.tools(
+                append("app/models.py", TEAM_MODEL, "    name: str\n"),
+                replace_text("app/crud.py", "import Hero\n", "import Hero, Team\n"),
+                append("app/crud.py", TEAM_CRUD, "select(Hero)))\n"),
+                replace_text("app/main.py", "import Hero\n", "import Hero, Team\n"),
+                append("app/main.py", TEAM_ENDPOINT, "crud.list_heroes(session)\n"),
+                create("tests/test_teams.py", TEAM_TEST),
+            ),
+            Turn.end("Added teams."),
+        ]
+    )
+    result = cli("add teams", "--base-url", api.url, cwd=repo, timeout=600)
+    assert result.returncode == 0, result.stderr + result.stdout
+    [gate] = gates(repo)
+    assert gate["ok"], json.dumps(gate, indent=1)
+    assert "quality standards" in [c["name"] for c in gate["checks"]]
+    assert gate["baseline"] == "baseline: clean; this change: 0 new"
+    assert changed(repo) == [
+        "app/crud.py",
+        "app/main.py",
+        "app/models.py",
+        "tests/test_teams.py",
+    ]
