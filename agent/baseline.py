@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from agent.gate import Changes, Comparable, Observation
+from agent.gate import Changes, Comparable, EnvironmentProblem, Observation
 from tools.base import Workspace
 
 # How the summary names what each check found, e.g. "35 quality".
@@ -42,7 +42,7 @@ class BaseCommitBaseline:
         self.warn = warn
         self._dir: Path | None = None
         self._seen: dict[str, Observation] = {}
-        self._error = ""
+        self._error: Exception | None = None
         self._thread: threading.Thread | None = None
         self._reported = False
 
@@ -70,14 +70,17 @@ class BaseCommitBaseline:
                 seen = {c.name: pool.submit(c.observe, base, nothing) for c in checks}
                 self._seen = {name: future.result() for name, future in seen.items()}
         except Exception as exc:  # judged strictly instead; the user is told why
-            self._error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self._error = exc
 
     def observations(self) -> Mapping[str, Observation]:
         if self._thread is not None:
             self._thread.join()
-        if self._error and not self._reported:
+        if isinstance(self._error, EnvironmentProblem):
+            raise self._error  # the same problem would stop the round: say it once
+        if self._error is not None and not self._reported:
             self._reported = True
-            self.warn(f"no baseline of the base commit ({self._error}): the whole repo is judged")
+            why = f"{type(self._error).__name__}: {self._error}".splitlines()[0]
+            self.warn(f"no baseline of the base commit ({why}): the whole repo is judged")
         return self._seen
 
     def summary(self, new: int) -> str:
