@@ -12,31 +12,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 
-from tests.conftest import cli_env, git, init_repo, run_cli
+from tests.conftest import CALC_PYPROJECT, cli_env, git, init_repo, run_cli
 from tests.fakes.anthropic_server import Turn, tool_use
 from tests.test_run import create, events, replace_text
 
 # --------------------------------------------------------------------------- single project
 
 LEGACY_FILES = {
-    "pyproject.toml": """\
-        [project]
-        name = "shop"
-        version = "0.1.0"
-
-        [tool.ruff]
-        line-length = 100
-
-        [tool.ruff.lint]
-        select = ["E", "F", "I"]
-
-        [tool.pytest.ini_options]
-        testpaths = ["tests"]
-        pythonpath = ["."]
-        """,
+    "pyproject.toml": CALC_PYPROJECT + '\n[tool.ruff.lint]\nselect = ["E", "F", "I"]\n',
     ".gitignore": "__pycache__/\n",
     # F401 (unused import) and a file `ruff format` would rewrite: both were there before.
     "shop/__init__.py": "",
@@ -112,15 +99,7 @@ def test_lint_findings_and_a_failing_test_from_before_do_not_block(legacy_repo, 
 
 
 def test_breaking_a_test_that_passed_before_is_red(legacy_repo, cli, fake_api):
-    breaking = tool_use(
-        "str_replace_based_edit_tool",
-        {
-            "command": "str_replace",
-            "path": "shop/prices.py",
-            "old_str": "return sum(prices)",
-            "new_str": "return max(prices)",
-        },
-    )
+    breaking = replace_text("shop/prices.py", "return sum(prices)", "return max(prices)")
     api = fake_api([Turn.tools(breaking), Turn.end("Changed total.")])
     result = cli("change total", "--base-url", api.url, "--max-gate-rounds", "1", cwd=legacy_repo)
     assert result.returncode == 1, result.stderr
@@ -156,20 +135,77 @@ def test_strict_judges_the_whole_repo(legacy_repo, cli, fake_api):
     assert "shop/legacy.py" in git(legacy_repo, "diff", "--name-only", "main..HEAD")
 
 
+def orm_model(name: str, column: str, length: int) -> str:
+    """A SQLAlchemy model with one string column, and its response schema."""
+    return f"""
+
+class {name}(Base):
+    __tablename__ = "{name.lower()}"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    {column}: Mapped[str] = mapped_column(String({length}))
+
+
+class {name}Public(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    {column}: str
+"""
+
+
+def migration(revision: str, down: str | None, name: str, column: str, length: int) -> str:
+    """The Alembic revision that creates `orm_model(name, column, length)`'s table."""
+    return f"""\
+import sqlalchemy as sa
+from alembic import op
+
+revision = "{revision}"
+down_revision = {f'"{down}"' if down else None}
+
+
+def upgrade() -> None:
+    op.create_table(
+        "{name.lower()}",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("{column}", sa.String(length={length}), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("{name.lower()}")
+"""
+
+
+def list_endpoint_and_test(plural: str, model: str, schema: str) -> tuple[str, str]:
+    """What a model would add to `app/main.py` to list a new resource through its service
+    function, and the test it would write for it."""
+    endpoint = f"""
+
+
+@app.get("/{plural}/", response_model=list[{schema}])
+def read_{plural}(session: SessionDep) -> list[{model}]:
+    return crud.list_{plural}(session)
+"""
+    test = f"""\
+from fastapi.testclient import TestClient
+
+
+def test_no_{plural}_yet(client: TestClient) -> None:
+    response = client.get("/{plural}/")
+    assert response.status_code == 200
+    assert response.json() == []
+"""
+    return endpoint, test
+
+
 # --------------------------------------------------------------------------- backend/ monorepo
 
 MONOREPO_FILES = {
     "README.md": "# Full stack\n",
     "frontend/package.json": '{"name": "frontend", "private": true}\n',
-    "backend/pyproject.toml": """\
-        [project]
-        name = "app"
-        version = "0.1.0"
-
-        [tool.pytest.ini_options]
-        testpaths = ["tests"]
-        pythonpath = ["."]
-
+    "backend/pyproject.toml": CALC_PYPROJECT
+    + dedent("""
         [tool.backend-agent]
         env_allow = ["SECRET_KEY"]
         prepare_commands = ["python -m alembic upgrade head"]
@@ -181,7 +217,7 @@ MONOREPO_FILES = {
         POSTGRES_PASSWORD = "{db_password}"
         POSTGRES_DB = "{db_name}"
         SECRET_KEY = "test-only-key"
-        """,
+        """),
     "backend/alembic.ini": "[alembic]\nscript_location = app/alembic\n",
     "backend/app/__init__.py": "",
     "backend/app/core/__init__.py": "",
@@ -228,29 +264,13 @@ MONOREPO_FILES = {
             with Session(engine) as session:
                 yield session
         """,
-    "backend/app/models.py": """\
-        from pydantic import BaseModel, ConfigDict
-        from sqlalchemy import String
-        from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-
-
-        class Base(DeclarativeBase):
-            pass
-
-
-        class Item(Base):
-            __tablename__ = "item"
-
-            id: Mapped[int] = mapped_column(primary_key=True)
-            title: Mapped[str] = mapped_column(String(255))
-
-
-        class ItemPublic(BaseModel):
-            model_config = ConfigDict(from_attributes=True)
-
-            id: int
-            title: str
-        """,
+    "backend/app/models.py": (
+        "from pydantic import BaseModel, ConfigDict\n"
+        "from sqlalchemy import String\n"
+        "from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column\n\n\n"
+        "class Base(DeclarativeBase):\n"
+        "    pass\n" + orm_model("Item", "title", 255)
+    ),
     "backend/app/main.py": """\
         from typing import Annotated
 
@@ -282,25 +302,7 @@ MONOREPO_FILES = {
             with context.begin_transaction():
                 context.run_migrations()
         """,
-    "backend/app/alembic/versions/0001_item.py": """\
-        import sqlalchemy as sa
-        from alembic import op
-
-        revision = "0001"
-        down_revision = None
-
-
-        def upgrade() -> None:
-            op.create_table(
-                "item",
-                sa.Column("id", sa.Integer(), primary_key=True),
-                sa.Column("title", sa.String(length=255), nullable=False),
-            )
-
-
-        def downgrade() -> None:
-            op.drop_table("item")
-        """,
+    "backend/app/alembic/versions/0001_item.py": migration("0001", None, "Item", "title", 255),
     "backend/tests/__init__.py": "",
     "backend/tests/conftest.py": """\
         from collections.abc import Iterator
@@ -328,40 +330,8 @@ MONOREPO_FILES = {
     ".gitignore": "__pycache__/\n",
 }
 
-TAG_MODEL = """
-
-class Tag(Base):
-    __tablename__ = "tag"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
-
-
-class TagPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-"""
-TAG_MIGRATION = """\
-import sqlalchemy as sa
-from alembic import op
-
-revision = "0002"
-down_revision = "0001"
-
-
-def upgrade() -> None:
-    op.create_table(
-        "tag",
-        sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("name", sa.String(length=64), nullable=False),
-    )
-
-
-def downgrade() -> None:
-    op.drop_table("tag")
-"""
+TAG_MODEL = orm_model("Tag", "name", 64)
+TAG_MIGRATION = migration("0002", "0001", "Tag", "name", 64)
 TAG_CRUD = """\
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -372,22 +342,7 @@ from app.models import Tag
 def list_tags(session: Session) -> list[Tag]:
     return list(session.scalars(select(Tag)))
 """
-TAG_ENDPOINT = """
-
-
-@app.get("/tags/", response_model=list[TagPublic])
-def read_tags(session: SessionDep) -> list[Tag]:
-    return crud.list_tags(session)
-"""
-TAG_TEST = """\
-from fastapi.testclient import TestClient
-
-
-def test_no_tags_yet(client: TestClient) -> None:
-    response = client.get("/tags/")
-    assert response.status_code == 200
-    assert response.json() == []
-"""
+TAG_ENDPOINT, TAG_TEST = list_endpoint_and_test("tags", "Tag", "TagPublic")
 
 
 def append(path: str, text: str, after: str) -> dict:
@@ -446,18 +401,11 @@ def test_backend_monorepo_with_postgres_settings_and_migrations(tmp_path, cli, f
 # --------------------------------------------------------------------------- sync SQLModel app
 
 SQLMODEL_FILES = {
-    "pyproject.toml": """\
-        [project]
-        name = "heroes"
-        version = "0.1.0"
-
-        [tool.pytest.ini_options]
-        testpaths = ["tests"]
-        pythonpath = ["."]
-
+    "pyproject.toml": CALC_PYPROJECT
+    + dedent("""
         [tool.backend-agent.test_env]
         DATABASE_URL = "postgresql+psycopg://{db_user}:{db_password}@{db_host}:{db_port}/{db_name}"
-        """,
+        """),
     ".gitignore": "__pycache__/\n",
     "app/__init__.py": "",
     "app/db.py": """\
@@ -549,20 +497,7 @@ TEAM_CRUD = """
 def list_teams(session: Session) -> list[Team]:
     return list(session.exec(select(Team)))
 """
-TEAM_ENDPOINT = """
-
-
-@app.get("/teams/", response_model=list[Team])
-def read_teams(session: SessionDep) -> list[Team]:
-    return crud.list_teams(session)
-"""
-TEAM_TEST = """\
-from fastapi.testclient import TestClient
-
-
-def test_no_teams_yet(client: TestClient) -> None:
-    assert client.get("/teams/").json() == []
-"""
+TEAM_ENDPOINT, TEAM_TEST = list_endpoint_and_test("teams", "Team", "Team")
 
 
 def test_sync_sqlmodel_app_reaches_its_database_over_tcp(tmp_path, cli, fake_api):
