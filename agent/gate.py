@@ -159,15 +159,15 @@ def judge(
     if not now.findings:  # failed without a reading: as bad as before is not worse
         same = not base.ok and not base.findings and now.exit_code == base.exit_code
         return same, now.headline, now.report, 0 if same else 1
-    left = Counter(f.key for f in now.findings) - Counter(f.key for f in base.findings)
+    before = Counter(f.key for f in base.findings)
     new: list[Finding] = []
     old: list[Finding] = []
     for finding in now.findings:
-        if left[finding.key] > 0 or (also_new and also_new(finding)):
-            left[finding.key] -= 1
-            new.append(finding)
-        else:
+        if before[finding.key] > 0 and not (also_new and also_new(finding)):
+            before[finding.key] -= 1
             old.append(finding)
+        else:
+            new.append(finding)
     headline = _say("compared", headline=now.headline, new=len(new), old=len(old))
     if not new:
         return True, headline, "", 0
