@@ -128,3 +128,15 @@ def test_a_missing_extension_names_the_setting_that_brings_it():
     line = missing_extension(output, "embedded")
     assert line is not None and '"uuid-ossp"' in line and 'postgres = "system"' in line
     assert missing_extension("relation users does not exist", "embedded") is None
+
+
+def test_the_postgres_setting_names_its_binaries(tmp_path: Path):
+    from agent.testdb import bin_dir_for
+
+    assert bin_dir_for("embedded", tmp_path) is None
+    with pytest.raises(UsageError, match="no initdb and postgres in"):
+        bin_dir_for("pg/bin", tmp_path)
+    (tmp_path / "pg" / "bin").mkdir(parents=True)
+    for name in ("initdb", "postgres"):
+        (tmp_path / "pg" / "bin" / name).write_text("")
+    assert bin_dir_for("pg/bin", tmp_path) == tmp_path / "pg" / "bin"
