@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -492,7 +492,6 @@ class Gate:
     base_commit: str | None = None
     baseline: Baseline | None = None  # None: every check judges the whole repo
     workers: int = 4
-    _described: list[str] = field(default_factory=list)
 
     def run(self, workspace: Workspace, round_number: int) -> GateResult:
         """Apply the formatters first (the model should not spend tokens on formatting), then
@@ -521,13 +520,13 @@ class Gate:
             return check.run(workspace)
         started = time.monotonic()
         now = check.observe(workspace, changes)
+        duration = round(time.monotonic() - started, 3)  # not the wait for the baseline below
         base = self.baseline.observations().get(check.name)
         judging = getattr(check, "judge", None)
         if judging is not None:
             ok, headline, report, new = judging(now, base, changes)
         else:
             ok, headline, report, new = judge(check.name, now, base)
-        duration = round(time.monotonic() - started, 3)
         return CheckResult(check.name, ok, headline, report, duration, new)
 
     def comparable(self) -> list[Comparable]:
