@@ -91,7 +91,7 @@ class BaseCommitBaseline:
                 continue
             label = _LABELS.get(name, name)
             if not seen.findings:
-                parts.append(f"{label} failing")
+                parts.append(f"{name} failing")
             elif label == "failing test":
                 parts.append(f"{seen.count()} failing test{'s' if seen.count() != 1 else ''}")
             else:

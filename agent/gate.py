@@ -251,6 +251,10 @@ class TestsCheck:
         return Observation(summary.ok, summary.headline, summary.report, findings, result.exit_code)
 
     def judge(self, now: Observation, base: Observation | None, changes: Changes) -> Verdict:
+        """As `judge`, except that a run with no failing test to name (nothing collected, none
+        passed, a crash) stays red whatever the base did: a gate must not go green that way."""
+        if not now.ok and not now.findings:
+            return judge(self.name, now, None)
         changed = changes.files or frozenset()
         return judge(self.name, now, base, lambda f: f.key.split("::")[0] in changed)
 

@@ -58,6 +58,11 @@ def test_a_failing_test_in_a_file_the_run_changed_must_pass():
     assert not check.judge(now, base, Changes(frozenset({"tests/t.py"})))[0]
 
 
+def test_no_tests_ran_is_red_even_when_none_ran_before():
+    nothing = Observation(False, "no tests ran (exit 5)", "", (), 5)
+    assert not TestsCheck("pytest").judge(nothing, nothing, Changes(frozenset()))[0]
+
+
 def test_format_and_fixers_run_on_the_changed_files_only():
     assert _on_files("ruff format --check .", ["a b.py", "c.py"]) == (
         "ruff format --check -- 'a b.py' c.py"
