@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent import gitops
-from agent.config import DEFAULT_MODEL, DEFAULT_SPEC, Budget, RepoSettings
+from agent.config import DEFAULT_MODEL, DEFAULT_SPEC, Budget, RepoSettings, find_project
 from agent.errors import AgentError, Interrupted, StopRun, UsageError
 from agent.transcript import RunDir, Transcript, find_run, new_run_dir, runs_root
 
@@ -38,6 +38,7 @@ class RunOptions:
     commit: bool = True
     allow_dirty: bool = False
     allow_test_edits: bool = False
+    strict: bool = False  # judge the whole repo, not the change against the base commit
     sandbox: str = "auto"
     network: bool = False
     native_tools: bool | None = None  # None: Anthropic's built-in tool types on api.anthropic.com
@@ -106,12 +107,13 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
     repo = gitops.open_repo(options.repo.resolve())
     repo_root = Path(repo.working_tree_dir).resolve()
     spec = find_spec(options.agent, repo_root)
-    settings = RepoSettings.load(repo_root)
+    project = find_project(options.repo.resolve(), repo_root).relative_to(repo_root)
+    settings = RepoSettings.load(repo_root / project)
     recorded = RunDir(options.replay_of).read_meta() if options.replay_of else {}
     model = options.model or recorded.get("model") or spec.model or DEFAULT_MODEL
     gitops.check_clean(repo, worktree=options.worktree, allow_dirty=options.allow_dirty)
     preflight.check_run(
-        repo_root,
+        repo_root / project,
         settings,
         model=model,
         api_key=options.api_key,
@@ -148,6 +150,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
             "base_commit": place.base_commit,
             "origin": place.origin,
             "worktree": place.worktree,
+            "project": project.as_posix(),  # where settings and checks live, in work_root
             "spec": str(spec.path),
             "model": model,
             "replay_of": str(options.replay_of) if options.replay_of else None,
@@ -158,6 +161,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
                 for k in (
                     "commit",
                     "allow_test_edits",
+                    "strict",
                     "sandbox",
                     "network",
                     "native_tools",
@@ -167,7 +171,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
                     "keep_worktree",
                 )
             },
-            "test_snapshot": hash_test_files(place.root, settings.test_patterns),
+            "test_snapshot": hash_test_files(place.root / project, settings.test_patterns),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         run_dir.write_meta(meta)
@@ -424,25 +428,15 @@ def check_tree(
     hidden tests) runs too and is judged like the test command. Everything runs in `root`, in
     the sandbox, with the repo's database set up as a run sets it up (a fresh embedded
     PostgreSQL of its own), so parallel callers share nothing."""
-    import os
-
     from agent.checker import check_project, load_settings
     from agent.gate import CommandCheck, Gate, build_gate
-    from agent.session import _database, _sandbox
-    from tools.base import Workspace
-    from tools.process import CommandRunner
-    from tools.secrets import Redactor, scrubbed_env
+    from agent.session import workbench
 
     root = root.resolve()
     settings = RepoSettings.load(root)
     options = {"network": False, "sandbox": sandbox}
-    with contextlib.ExitStack() as stack:
-        env = scrubbed_env(os.environ, allow=settings.env_allow)
-        new_database, socket_dir = _database(stack, root, settings, env, lambda event: None)
-        box = _sandbox(options, settings, [socket_dir] if socket_dir else [], lambda event: None)
-        runner = CommandRunner(box, env, redactor=Redactor.from_environment(os.environ))
-        stack.callback(runner.close)
-        workspace = Workspace(root=root, executor=runner, command_timeout=settings.command_timeout)
+    with workbench(root, settings, options, lambda event: None) as bench:
+        new_database = bench.database.fresh if bench.database else None
         checks = (
             build_gate(
                 root, settings, snapshot=None, new_database=new_database, base_commit=base_commit
@@ -451,7 +445,8 @@ def check_tree(
             else []
         )
         extra = [CommandCheck(name, command, "tests") for name, command in (commands or {}).items()]
-        result = Gate([*checks, *extra], settings.fix_commands if gate else ()).run(workspace, 1)
+        fixes = settings.fix_commands if gate else ()
+        result = Gate([*checks, *extra], fixes).run(bench.workspace, 1)
     try:
         selection = load_settings(root)
         quality = len(check_project(root, selection.select, selection.ignore))

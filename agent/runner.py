@@ -304,6 +304,7 @@ class Agent:
                 "ok": result.ok,
                 "checks": checks,
                 "duration": result.duration,
+                **({"baseline": result.baseline} if result.baseline else {}),
             }
         )
         if result.ok:
@@ -317,6 +318,7 @@ class Agent:
             max_rounds=self.budget.max_gate_rounds,
             failed=[c for c in checks if not c["ok"]],
             passed=[c["name"] for c in checks if c["ok"]],
+            baseline=result.baseline,
         )
         self.emit({"type": "message", "message": {"role": "user", "content": report}})
         return None

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,46 +30,37 @@ def session(
     on_text: Callable[[str], None],
 ) -> Iterator[Any]:
     """The ready `Agent` of a run; everything it started (database, processes) ends on exit."""
+    from agent.baseline import BaseCommitBaseline
     from agent.context import ContextPolicy
     from agent.gate import build_gate
-    from agent.preflight import command_env
     from agent.runner import Agent
     from agent.spec import load_spec
-    from tools.base import Workspace
-    from tools.process import CommandRunner
-    from tools.secrets import Redactor
 
-    root = Path(meta["work_root"])
+    git_root = Path(meta["work_root"])
+    root = git_root / meta.get("project", ".")  # where settings and checks live
     opts = meta["options"]
     settings = RepoSettings.load(root)
     spec = load_spec(Path(meta["spec"]))
     model = _model(meta, api_key, record)  # first: a missing key fails before anything starts
-    with contextlib.ExitStack() as stack:
-        env = command_env(settings)  # backend-agent's own bin dir on PATH
-        new_database, socket_dir = _database(stack, root, settings, env, record)
-        sandbox = _sandbox(opts, settings, [socket_dir] if socket_dir else [], record)
-        redactor = Redactor.from_environment(
-            os.environ,
-            extra_values=[v for v in (api_key,) if v],
-            secret_files=[root / f for f in settings.secret_files],
-        )
-        runner = CommandRunner(sandbox, env, redactor=redactor)
-        stack.callback(runner.close)
-        workspace = Workspace(
-            root=root,
-            executor=runner,
-            protected=settings.protected_paths,
-            test_command=settings.test_command,
-            lint_commands=settings.lint_commands,
-            command_timeout=settings.command_timeout,
-        )
+    with workbench(root, settings, opts, record, secrets=[api_key]) as bench:
+        workspace, database, redactor = bench.workspace, bench.database, bench.redactor
+        baseline = None
+        if settings.baseline and not opts.get("strict"):
+            warn = lambda message: record({"type": "warning", "message": message})  # noqa: E731
+            project = meta.get("project", ".")
+            baseline = BaseCommitBaseline(git_root, meta["base_commit"], project, workspace, warn)
         gate = build_gate(
             root,
             settings,
             snapshot=None if opts["allow_test_edits"] else meta["test_snapshot"],
-            new_database=new_database,
+            new_database=database.fresh if database else None,
             base_commit=meta["base_commit"],
+            git_root=git_root,
+            baseline=baseline,
         )
+        if baseline is not None:  # while the model works on its first turn
+            baseline.start(gate.comparable())
+            bench.stack.callback(baseline.close)
         tools = _tools(spec.tools)
         if "system" not in meta:  # rendered once, so a resumed run keeps its cached prefix
             meta["system"] = _system_prompt(meta, spec, settings, list(tools), gate.describe())
@@ -93,6 +85,61 @@ def session(
             command_timeout=settings.command_timeout,
             on_text=on_text,
         )
+
+
+@dataclass
+class Bench:
+    """Where commands run: the workspace (sandbox, scrubbed environment, redaction) and the
+    test database, alive until the `workbench` block ends."""
+
+    stack: contextlib.ExitStack
+    workspace: Any
+    database: Any
+    redactor: Any
+
+
+@contextlib.contextmanager
+def workbench(
+    root: Path,
+    settings: RepoSettings,
+    opts: dict[str, Any],
+    record: Record,
+    secrets: Sequence[str | None] = (),
+) -> Iterator[Bench]:
+    """The sandboxed workspace of a project, with its test database: what a run's tools and
+    gate use, and what a caller that only verifies a tree (the eval harness) uses too."""
+    from agent.preflight import command_env
+    from tools.base import Workspace
+    from tools.process import CommandRunner
+    from tools.secrets import Redactor, dropped_secrets
+
+    with contextlib.ExitStack() as stack:
+        env = command_env(settings)  # backend-agent's own bin dir on PATH
+        for name in dropped_secrets(os.environ, settings.env_allow):
+            warning = (
+                f"{name} is in env_allow but looks like a secret, so commands do not get it; "
+                "give the app a test value in [tool.backend-agent] test_env instead"
+            )
+            record({"type": "warning", "message": warning})
+        server, external = _database(stack, root, settings, env, record)
+        sandbox = _sandbox(opts, settings, server, env, record)
+        database = _test_database(server, external, sandbox, settings, env, record)
+        redactor = Redactor.from_environment(
+            os.environ,
+            extra_values=[v for v in (*secrets, *(database.secrets if database else ())) if v],
+            secret_files=[root / f for f in settings.secret_files],
+        )
+        runner = CommandRunner(sandbox, env, redactor=redactor)
+        stack.callback(runner.close)
+        workspace = Workspace(
+            root=root,
+            executor=runner,
+            protected=settings.protected_paths,
+            test_command=settings.test_command,
+            lint_commands=settings.lint_commands,
+            command_timeout=settings.command_timeout,
+        )
+        yield Bench(stack, workspace, database, redactor)
 
 
 def _model(meta: dict[str, Any], api_key: str | None, record: Record) -> Any:
@@ -121,26 +168,73 @@ def _database(
     settings: RepoSettings,
     env: dict[str, str],
     record: Record,
-) -> tuple[Any, Path | None]:
-    """The database the gate and the model's commands use: the user's `DATABASE_URL` when
-    allowed, else one embedded PostgreSQL for the whole run where the repo uses Alembic.
-    Returns a maker of fresh databases (for `alembic check`) and the socket dir to bind."""
-    if "DATABASE_URL" in os.environ and "DATABASE_URL" in settings.env_allow:
-        url = os.environ["DATABASE_URL"]
-        return (lambda: url), None
-    if settings.database != "auto" or not (root / "alembic.ini").is_file():
-        return None, None
-    from agent.postgres import EmbeddedPostgres
+) -> tuple[Any, str | None]:
+    """The test database's server: one embedded PostgreSQL for the whole run where the project
+    uses Alembic or its `test_env` names the database, or the user's own `DATABASE_URL` when
+    the repo says `database = "external"`. Never the user's database otherwise: a passed-through
+    `DATABASE_URL` is withheld from commands (migrations would run against it)."""
+    from agent.testdb import bin_dir_for, free_port, new_password, uses_database
 
-    postgres = stack.enter_context(EmbeddedPostgres())
-    env["DATABASE_URL"] = postgres.start()
-    record({"type": "database", "url": env["DATABASE_URL"]})
-    names = (f"gate_{n}" for n in range(1, 1_000_000))
-    return (lambda: postgres.create_database(next(names))), postgres.socket_dir
+    host_url = env.pop("DATABASE_URL", None)
+    if settings.database == "external":
+        if not host_url:
+            raise UsageError(
+                'database = "external" needs DATABASE_URL in the environment and in env_allow'
+            )
+        return None, host_url
+    if host_url:
+        record(
+            {
+                "type": "warning",
+                "message": "DATABASE_URL from your environment is not given to commands (set "
+                'database = "external" to run the tests and migrations against it)',
+            }
+        )
+    wanted = (root / "alembic.ini").is_file() or uses_database(settings.test_env)
+    if settings.database == "none" or not wanted:
+        if uses_database(settings.test_env):
+            raise UsageError('test_env names the test database ({db_...}) but database = "none"')
+        return None, None
+    from agent.postgres import EmbeddedPostgres, EmbeddedPostgresError
+
+    bin_dir = bin_dir_for(settings.postgres, root)
+    server = EmbeddedPostgres(bin_dir=bin_dir, port=free_port(), password=new_password())
+    try:
+        stack.enter_context(server)
+    except EmbeddedPostgresError as exc:
+        from agent.gate import EnvironmentProblem
+
+        first = str(exc).splitlines()[0]
+        raise EnvironmentProblem(f"the test database cannot start: {first}") from None
+    return server, None
+
+
+def _test_database(
+    server: Any,
+    external: str | None,
+    sandbox: Any,
+    settings: RepoSettings,
+    env: dict[str, str],
+    record: Record,
+) -> Any:
+    """How commands reach the test database (at 127.0.0.1 when the sandbox lets them), with
+    `DATABASE_URL`, `PG*` and `test_env` in their environment."""
+    from agent.testdb import TestDatabase, redact_url
+
+    if server is not None:
+        database = TestDatabase.embedded(server, sandbox.loopback_tcp, settings.test_env)
+    elif external is not None:
+        database = TestDatabase.external(external, settings.test_env)
+    else:
+        env.update(settings.test_env)
+        return None
+    env.update(database.env())
+    record({"type": "database", "url": redact_url(env["DATABASE_URL"])})
+    return database
 
 
 def _sandbox(
-    opts: dict[str, Any], settings: RepoSettings, writable: list[Path], record: Any
+    opts: dict[str, Any], settings: RepoSettings, server: Any, env: dict[str, str], record: Any
 ) -> Any:
     from tools.sandbox import SandboxError, detect
 
@@ -149,13 +243,28 @@ def _sandbox(
         sandbox, why = detect(
             network=opts["network"],
             mode=opts["sandbox"],
-            writable=writable,
+            writable=[server.socket_dir] if server is not None else [],
             readonly_inside=[".git/hooks", ".git/config", ".git/backend-agent", *protected],
+            visible=_installs(env.get("PATH", "")),
+            forward=(server.port, server.socket_path) if server is not None else None,
         )
     except SandboxError as exc:
         raise UsageError(f"{exc}; see `backend-agent doctor`") from None
     record({"type": "sandbox", "name": sandbox.name, "why": why})
     return sandbox
+
+
+def _installs(path: str) -> list[Path]:
+    """Where the interpreter and the tools the checks run are installed (a venv under /tmp
+    would be hidden by the sandbox's private /tmp)."""
+    import shutil
+    import sys
+
+    found = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable))}
+    for tool in ("python", "python3", "ruff", "alembic", "pytest"):
+        if where := shutil.which(tool, path=path):
+            found.update((Path(where).parent.parent, Path(os.path.realpath(where)).parent.parent))
+    return sorted(found)
 
 
 def _system_prompt(

@@ -161,6 +161,8 @@ class ConsoleReporter:
                 self.block(check["report"])
             elif not check["ok"]:  # the cause, not just "exit 127"
                 self.block(check["report"], limit=CAUSE_LINES, cut=True)
+        if e.get("baseline"):
+            self.line(f"  {e['baseline']}", "dim")
 
     def on_retry(self, e: dict[str, Any]) -> None:
         self.flush_text()

@@ -481,3 +481,43 @@ def test_probe_is_cached():
     for _ in range(20):
         assert probe_bwrap() == (BWRAP_OK, BWRAP_INFO)
     assert time.monotonic() - start < 0.05
+
+
+@needs_bwrap
+def test_an_install_under_tmp_stays_visible_read_only(ws: Path, tmp_path: Path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    tool = venv / "bin" / "mytool"
+    tool.write_text("#!/bin/sh\necho tool ran\n")
+    tool.chmod(0o755)
+    hidden = runner(BubblewrapSandbox()).run(f"{tool}", ws, 10)
+    assert hidden.exit_code == 127  # the private /tmp hides it
+    sandbox = BubblewrapSandbox(visible=[venv, Path("/usr")])  # /usr is not under /tmp: no bind
+    shown = runner(sandbox).run(f"{tool} && touch {venv}/new", ws, 10)
+    assert shown.output.startswith("tool ran") and shown.exit_code != 0
+    assert not (venv / "new").exists()
+
+
+@needs_bwrap
+def test_the_forwarder_makes_a_unix_socket_a_loopback_port(ws: Path, tmp_path: Path):
+    path = tmp_path / "server.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.sendall(b"hello " + conn.recv(100))
+
+    import threading
+
+    threading.Thread(target=answer, daemon=True).start()
+    sandbox = BubblewrapSandbox(writable=[tmp_path], forward=(5999, path))
+    probe = (
+        "import socket; s = socket.create_connection(('127.0.0.1', 5999)); "
+        "s.sendall(b'db'); print(s.recv(100).decode())"
+    )
+    result = runner(sandbox).run(f'python3 -c "{probe}"; exit 3', ws, 20)
+    server.close()
+    assert result.output.strip() == "hello db" and result.exit_code == 3

@@ -7,6 +7,12 @@ import json
 from tests.conftest import API_KEY, cli_env, git
 from tests.fakes.anthropic_server import Turn, tool_use
 from tests.test_run import RED_THEN_GREEN, events
+from tools.sandbox import probe_bwrap
+
+# CI runs this file twice, once with bubblewrap hidden (BACKEND_AGENT_HIDE_BWRAP=1): then
+# `auto` falls back to Landlock, which undoes changes to protected paths after each command
+# instead of refusing them.
+BWRAP = probe_bwrap()[0]
 
 GITHUB_TOKEN = "ghp_a1b2c3d4e5f6g7h8i9j0"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -66,7 +72,7 @@ def test_model_commands_cannot_write_outside_or_into_git_hooks(calc_repo, cli, f
     assert "hooksPath" not in (calc_repo / ".git" / "config").read_text()
     assert git(calc_repo, "show", "backend-agent/try:inside.txt") == "inside"
     sandbox = next(e for e in events(calc_repo) if e["type"] == "sandbox")
-    assert sandbox["name"] == "bubblewrap"
+    assert sandbox["name"] == ("bubblewrap" if BWRAP else "landlock")
 
 
 def test_protected_paths_are_read_only_for_commands_too(calc_repo, cli, fake_api):
@@ -87,13 +93,16 @@ def test_protected_paths_are_read_only_for_commands_too(calc_repo, cli, fake_api
     assert result.returncode == 0, result.stderr
     assert (workflows / "ci.yml").read_text() == "on: push\n"
     answer = api.message_requests[1].body["messages"][-1]["content"][0]["content"]
-    assert "Read-only file system" in answer
+    assert "Read-only file system" in answer if BWRAP else "is read-only" in answer
 
 
 def test_a_new_file_under_a_protected_path_makes_the_gate_red(calc_repo, cli, fake_api):
     sneak = "mkdir -p .github/workflows && echo 'on: push' > .github/workflows/evil.yml"
     api = fake_api([Turn.tools(tool_use("bash", {"command": sneak})), Turn.end("Done.")])
     result = cli("try", "--base-url", api.url, "--max-gate-rounds", "1", cwd=calc_repo)
+    if not BWRAP:  # Landlock cannot refuse the write; the file is removed after the command
+        assert result.returncode == 0 and not (calc_repo / ".github" / "workflows").exists()
+        return
     assert result.returncode == 1 and "still red: protected paths" in result.stderr
     gate = next(e for e in events(calc_repo) if e["type"] == "gate")
     check = next(c for c in gate["checks"] if c["name"] == "protected paths")

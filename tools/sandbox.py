@@ -29,6 +29,10 @@ from typing import Protocol
 # `core.hooksPath`/`core.fsmonitor` setting written by the model would run on the next commit.
 DEFAULT_READONLY_INSIDE: tuple[str, ...] = (".git/hooks", ".git/config")
 LAUNCHER = Path(__file__).with_name("_landlock_exec.py")
+FORWARDER = Path(__file__).with_name("_tcp_forward.py")
+# Set (to anything but "" or "0") to make `detect()` act as if bubblewrap were not installed:
+# how CI tests the Landlock fallback on a machine that has bubblewrap.
+HIDE_BWRAP_VAR = "BACKEND_AGENT_HIDE_BWRAP"
 _PROBE_TIMEOUT = 15.0
 # Kernel knobs in a fresh /proc that check file ownership rather than capabilities. As root the
 # sandbox uid maps to host uid 0, so /proc/sys/kernel/core_pattern would be writable there: a
@@ -51,6 +55,8 @@ class Sandbox(Protocol):
     # True when killing the wrapper process ends every descendant (a PID namespace), so the
     # runner need not hunt for processes that left its process group.
     contains_processes: bool
+    # True when a command can reach a server on 127.0.0.1 (the test database's port).
+    loopback_tcp: bool
 
     def wrap(self, argv: Sequence[str], workspace: Path) -> list[str]: ...
 
@@ -84,6 +90,7 @@ class BubblewrapSandbox:
 
     name = "bubblewrap"
     contains_processes = True
+    loopback_tcp = True
 
     def __init__(
         self,
@@ -91,11 +98,19 @@ class BubblewrapSandbox:
         writable: Sequence[Path] = (),
         readonly_inside: Sequence[str] = DEFAULT_READONLY_INSIDE,
         bwrap: str = "bwrap",
+        visible: Sequence[Path] = (),
+        forward: tuple[int, Path] | None = None,
     ) -> None:
         self.network = network
         self.writable = tuple(Path(p) for p in writable)
         self.readonly_inside = tuple(readonly_inside)
         self.bwrap = bwrap
+        # Read-only inside although under the private /tmp: a venv with the interpreter and
+        # the tools the checks run, wherever it is installed.
+        self.visible = _under_tmp(visible)
+        # (port, unix socket): 127.0.0.1:port inside the sandbox's own network namespace leads
+        # to the socket. With the host's network the server's own port is reached directly.
+        self.forward = None if network else forward
         self.uid, self.gid = _uid_gid()
         self._identity: list[str] | None = None
 
@@ -107,6 +122,8 @@ class BubblewrapSandbox:
                 args += ["--ro-bind", f"/proc/{name}", f"/proc/{name}"]
         args += ["--tmpfs", "/tmp"]  # before any bind under /tmp, or it would hide it
         args += ["--perms", "0700", "--dir", "/tmp/.run"]  # XDG_RUNTIME_DIR must be private
+        for path in self.visible:
+            args += ["--ro-bind", str(path), str(path)]
         args += self._identity_binds()
         for path in self.writable:
             if path.exists():
@@ -128,6 +145,10 @@ class BubblewrapSandbox:
         args += ["--die-with-parent", "--new-session"]
         args += ["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"]
         args += ["--setenv", "XDG_RUNTIME_DIR", "/tmp/.run"]
+        if self.forward is not None:
+            port, socket_path = self.forward
+            forwarder = [sys.executable, "-I", "-S", str(FORWARDER), str(port), str(socket_path)]
+            argv = [*forwarder, "--", *argv]
         args += ["--chdir", str(ws), "--", *argv]
         return args
 
@@ -174,6 +195,10 @@ class LandlockSandbox:
 
     name = "landlock"
     contains_processes = False
+
+    @property
+    def loopback_tcp(self) -> bool:
+        return self.net_filter in ("allow", "none")
 
     def __init__(
         self,
@@ -225,6 +250,7 @@ class NoSandbox:
 
     name = "off"
     contains_processes = False
+    loopback_tcp = True
 
     def wrap(self, argv: Sequence[str], workspace: Path) -> list[str]:
         return list(argv)
@@ -364,6 +390,13 @@ def _network_filter() -> str:
         return "none"
 
 
+def _under_tmp(paths: Sequence[Path]) -> tuple[Path, ...]:
+    """The existing paths that the sandbox's private /tmp would hide, outermost only."""
+    found = sorted({Path(os.path.realpath(p)) for p in paths if Path(p).exists()})
+    found = [p for p in found if p.is_relative_to("/tmp") and p != Path("/tmp")]
+    return tuple(p for p in found if not any(p != q and p.is_relative_to(q) for q in found))
+
+
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else "no error message"
@@ -385,9 +418,15 @@ def _run_probe(argv: list[str]) -> tuple[bool, str]:
     return True, ""
 
 
-@functools.cache
 def probe_bwrap(bwrap: str = "bwrap") -> tuple[bool, str]:
     """(works, version or error) from really running the full profile once per process."""
+    if os.environ.get(HIDE_BWRAP_VAR, "") not in ("", "0"):
+        return False, f"{bwrap} not found"  # as if not installed: see HIDE_BWRAP_VAR
+    return _probe_bwrap(bwrap)
+
+
+@functools.cache
+def _probe_bwrap(bwrap: str) -> tuple[bool, str]:
     if shutil.which(bwrap) is None:
         return False, f"{bwrap} not found"
     try:
@@ -420,6 +459,8 @@ def detect(
     writable: Sequence[Path] = (),
     readonly_inside: Sequence[str] = DEFAULT_READONLY_INSIDE,
     bwrap: str = "bwrap",
+    visible: Sequence[Path] = (),
+    forward: tuple[int, Path] | None = None,
 ) -> tuple[Sandbox, str]:
     """The sandbox to use and one line saying why. An explicit mode that cannot work raises
     `SandboxError`; "auto" tries bubblewrap for real, then Landlock, and never silently runs
@@ -434,7 +475,7 @@ def detect(
         if ok:
             net = ", network allowed" if network else ""
             return (
-                BubblewrapSandbox(network, writable, readonly_inside, bwrap=bwrap),
+                BubblewrapSandbox(network, writable, readonly_inside, bwrap, visible, forward),
                 f"{info}: works{net}",
             )
         if mode == "bwrap":

@@ -44,6 +44,8 @@ _SECRET_NAME = re.compile(
 )
 MIN_SECRET_LENGTH = 8
 REDACTED = "[REDACTED]"
+# The password of any URL with credentials (`postgresql://user:PASSWORD@host/db`), however short.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s:/@]+:)[^\s/@]+(?=@)", re.I)
 
 
 def is_secret_name(name: str) -> bool:
@@ -71,6 +73,16 @@ def scrubbed_env(
     return env
 
 
+def dropped_secrets(source: Mapping[str, str], allow: Sequence[str]) -> list[str]:
+    """Names that `allow` lets through but that are withheld anyway for looking like secrets:
+    the user asked for them, so they are told (once, by name) rather than left guessing."""
+    return sorted(
+        name
+        for name in source
+        if is_secret_name(name) and any(fnmatch.fnmatchcase(name, p) for p in allow)
+    )
+
+
 def _file_values(text: str) -> Iterable[str]:
     """Each non-empty line, and the value of each `KEY=value` line (dotenv style)."""
     for raw in text.splitlines():
@@ -87,7 +99,7 @@ def _file_values(text: str) -> Iterable[str]:
 
 
 class Redactor:
-    """Replaces known secret values with `[REDACTED]`.
+    """Replaces known secret values, and the password of any URL, with `[REDACTED]`.
 
     One compiled alternation, longest value first so a secret containing another is replaced
     whole. Values shorter than 8 characters are ignored: they would redact ordinary words.
@@ -123,6 +135,8 @@ class Redactor:
         return cls(values)
 
     def redact(self, text: str) -> str:
+        if "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, text)
         if self._pattern is None:
             return text
         return self._pattern.sub(REDACTED, text)

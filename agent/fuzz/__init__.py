@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.config import RepoSettings
-from agent.gate import CheckResult
+from agent.gate import CheckResult, FreshDatabase, with_env
 from agent.prompts import render
 from tools.base import Workspace
 
@@ -48,7 +47,8 @@ class FuzzCheck:
     max_examples: int
     seconds: float
     base_commit: str | None
-    new_database: Callable[[], str] | None
+    new_database: FreshDatabase | None
+    alembic: str = "python -m alembic"
     name: str = "fuzz"
 
     def command(self) -> str:
@@ -73,8 +73,8 @@ class FuzzCheck:
         probe = shlex.join(args)
         if self.new_database is None:
             return probe
-        url = shlex.quote(self.new_database())
-        return f"export DATABASE_URL={url}; alembic upgrade head >/dev/null 2>&1; {probe}"
+        migrate = f"{self.alembic} upgrade head >/dev/null 2>&1"
+        return with_env(f"{migrate}; {probe}", self.new_database())
 
     def run(self, workspace: Workspace) -> CheckResult:
         start = time.monotonic()
@@ -122,7 +122,7 @@ def judge(output: str, why: str, budget: float) -> tuple[bool, str, str]:
 def fuzz_check(
     root: Path,
     settings: RepoSettings,
-    new_database: Callable[[], str] | None,
+    new_database: FreshDatabase | None,
     base_commit: str | None,
 ) -> list[FuzzCheck]:
     """The fuzz check, if this repo has the ASGI app `app_module` names and fuzzing is on."""
@@ -137,5 +137,6 @@ def fuzz_check(
             seconds=settings.fuzz_seconds,
             base_commit=base_commit,
             new_database=new_database,
+            alembic=settings.alembic_command,
         )
     ]
