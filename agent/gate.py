@@ -122,9 +122,13 @@ def _timed(name: str, body: Callable[[], tuple[bool, str, str]]) -> CheckResult:
     return CheckResult(name, ok, headline, report, round(time.monotonic() - start, 3))
 
 
+# `python -m MODULE` whose module is not installed: as much "cannot start" as exit 127.
+_NO_MODULE = re.compile(r"^\S*python[\d.]*: No module named \S+$", re.M)
+
+
 def _started(result: CommandResult, name: str) -> CommandResult:
     """The result, unless the command could not start: that stops the run."""
-    if result.exit_code in CANNOT_START:
+    if result.exit_code in CANNOT_START or _NO_MODULE.search(result.output):
         lines = [ln.strip() for ln in result.output.splitlines() if ln.strip()]
         why = lines[-1] if lines else f"exit {result.exit_code}"
         raise EnvironmentProblem(

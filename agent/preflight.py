@@ -90,9 +90,14 @@ def check_database(root: Path, settings: RepoSettings) -> None:
 
 def gate_programs(root: Path, settings: RepoSettings) -> list[str]:
     """What the gate will start: each command's program, `python -m MODULE` as a whole."""
-    commands = [settings.test_command, *settings.lint_commands, *settings.fix_commands]
+    commands = [
+        settings.test_command,
+        *settings.lint_commands,
+        *settings.fix_commands,
+        *settings.prepare_commands,
+    ]
     if settings.alembic_check and (root / "alembic.ini").is_file():
-        commands.append("alembic check")
+        commands.append(f"{settings.alembic_command} check")
     found: list[str] = []
     for command in commands:
         try:

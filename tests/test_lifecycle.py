@@ -265,7 +265,8 @@ def test_a_failing_check_shows_its_cause_and_show_and_runs_give_the_totals(tmp_p
         {"pyproject.toml": CALC_PYPROJECT + settings, "tests/test_ok.py": "def test_ok(): pass\n"},
     )
     api = fake_api([Turn.end("Done."), Turn.end("Still done.")])
-    result = cli("look", "--base-url", api.url, "--max-gate-rounds", "1", cwd=repo)
+    args = ("--base-url", api.url, "--max-gate-rounds", "1", "--strict")  # red on the base too
+    result = cli("look", *args, cwd=repo)
     assert result.returncode == 1
     red = result.stderr.split("verification round 1: red", 1)[1]
     assert "lint: the config file is broken" in red.split("✓ tests")[0]
@@ -288,17 +289,19 @@ def test_resume_help_names_the_recorded_budget_and_run_matches_any_part(calc_rep
     assert shown.returncode == 0 and "status: green" in shown.stdout
 
 
-def test_alembic_missing_is_named_as_such(tmp_path):
-    from agent.gate import AlembicCheck
+def test_alembic_missing_stops_the_run_as_an_environment_problem(tmp_path):
+    from agent.gate import AlembicCheck, EnvironmentProblem
     from tools.base import Workspace
     from tools.process import CommandRunner
     from tools.sandbox import NoSandbox
 
     runner = CommandRunner(NoSandbox(), {"PATH": "/usr/bin:/bin"})
     workspace = Workspace(root=tmp_path, executor=runner)
-    result = AlembicCheck(lambda: "postgresql:///nowhere").run(workspace)
+    for alembic in ("alembic", f"{sys.executable} -m no_such_alembic"):
+        check = AlembicCheck(lambda: {"DATABASE_URL": "postgresql:///nowhere"}, alembic)
+        with pytest.raises(EnvironmentProblem, match=r"alembic check: .* cannot start here"):
+            check.run(workspace)
     runner.close()
-    assert not result.ok and result.headline.startswith("alembic not found")
 
 
 # --- doctor --------------------------------------------------------------------------------------
