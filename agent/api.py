@@ -39,6 +39,8 @@ class RunOptions:
     allow_dirty: bool = False
     allow_test_edits: bool = False
     strict: bool = False  # judge the whole repo, not the change against the base commit
+    # Paths the model's commands must not read (bubblewrap only), e.g. an eval's hidden tests.
+    hidden_paths: tuple[str, ...] = ()
     sandbox: str = "auto"
     network: bool = False
     native_tools: bool | None = None  # None: Anthropic's built-in tool types on api.anthropic.com
@@ -169,6 +171,7 @@ def start_run(options: RunOptions, reporter: Reporter | None = None) -> RunOutco
                     "api_timeout",
                     "api_retries",
                     "keep_worktree",
+                    "hidden_paths",
                 )
             },
             "test_snapshot": hash_test_files(place.root / project, settings.test_patterns),

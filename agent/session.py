@@ -247,6 +247,7 @@ def _sandbox(
             readonly_inside=[".git/hooks", ".git/config", ".git/backend-agent", *protected],
             visible=_installs(env.get("PATH", "")),
             forward=(server.port, server.socket_path) if server is not None else None,
+            hidden=[Path(p) for p in opts.get("hidden_paths", ())],
         )
     except SandboxError as exc:
         raise UsageError(f"{exc}; see `backend-agent doctor`") from None

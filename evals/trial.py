@@ -113,6 +113,7 @@ def _attempt(job: TrialJob) -> dict[str, Any]:
             budget=Budget(**job.task.budget),
             branch=f"eval/{job.task.id}/{job.trial}",
             max_turns_given="max_turns" in job.task.budget,
+            hidden_paths=(str(job.task.path.parent),),  # the suite: hidden tests, solutions
         )
         outcome = start_run(options)
     if outcome.status == "interrupted":

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -308,6 +310,28 @@ def test_extra_writable_path(ws: Path, tmp_path: Path):
     result = runner(BubblewrapSandbox(writable=[extra])).run(f"echo x > {extra}/f", ws, 10)
     assert result.exit_code == 0, result.output
     assert (extra / "f").read_text() == "x\n"
+
+
+@needs_bwrap
+def test_hidden_paths_cannot_be_read_inside(ws: Path, tmp_path: Path):
+    """An eval suite's hidden tests stay hidden from the model's commands, also inside a
+    venv under /tmp that the sandbox makes visible."""
+    outside = Path(tempfile.mkdtemp(dir="/var/tmp"))
+    venv = tmp_path / "venv"
+    try:
+        for suite in (outside / "suite", venv / "site" / "suite"):
+            (suite / "task").mkdir(parents=True)
+            (suite / "task" / "hidden.py").write_text("ANSWER = 42\n")
+            (suite.parent / "seen.txt").write_text("fine\n")
+        box = BubblewrapSandbox(visible=[venv], hidden=[outside / "suite", venv / "site" / "suite"])
+        for suite in (outside / "suite", venv / "site" / "suite"):
+            result = runner(box).run(f"cat {suite.parent}/seen.txt; ls -A {suite}", ws, 10)
+            assert result.exit_code == 0, result.output
+            assert result.output.strip() == "fine", result.output
+            peek = runner(box).run(f"cat {suite}/task/hidden.py", ws, 10)
+            assert peek.exit_code != 0 and "42" not in peek.output
+    finally:
+        shutil.rmtree(outside)
 
 
 @needs_bwrap

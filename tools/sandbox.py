@@ -100,6 +100,7 @@ class BubblewrapSandbox:
         bwrap: str = "bwrap",
         visible: Sequence[Path] = (),
         forward: tuple[int, Path] | None = None,
+        hidden: Sequence[Path] = (),
     ) -> None:
         self.network = network
         self.writable = tuple(Path(p) for p in writable)
@@ -111,6 +112,9 @@ class BubblewrapSandbox:
         # (port, unix socket): 127.0.0.1:port inside the sandbox's own network namespace leads
         # to the socket. With the host's network the server's own port is reached directly.
         self.forward = None if network else forward
+        # Covered by an empty directory (or file) inside, after the binds above: what commands
+        # must not read, such as an eval suite's hidden tests and reference solutions.
+        self.hidden = tuple(Path(p).resolve() for p in hidden if Path(p).exists())
         self.uid, self.gid = _uid_gid()
         self._identity: list[str] | None = None
 
@@ -124,6 +128,9 @@ class BubblewrapSandbox:
         args += ["--perms", "0700", "--dir", "/tmp/.run"]  # XDG_RUNTIME_DIR must be private
         for path in self.visible:
             args += ["--ro-bind", str(path), str(path)]
+        for path in self.hidden:
+            cover = ["--tmpfs"] if path.is_dir() else ["--ro-bind", "/dev/null"]
+            args += [*cover, str(path)]
         args += self._identity_binds()
         for path in self.writable:
             if path.exists():
@@ -461,6 +468,7 @@ def detect(
     bwrap: str = "bwrap",
     visible: Sequence[Path] = (),
     forward: tuple[int, Path] | None = None,
+    hidden: Sequence[Path] = (),
 ) -> tuple[Sandbox, str]:
     """The sandbox to use and one line saying why. An explicit mode that cannot work raises
     `SandboxError`; "auto" tries bubblewrap for real, then Landlock, and never silently runs
@@ -475,7 +483,9 @@ def detect(
         if ok:
             net = ", network allowed" if network else ""
             return (
-                BubblewrapSandbox(network, writable, readonly_inside, bwrap, visible, forward),
+                BubblewrapSandbox(
+                    network, writable, readonly_inside, bwrap, visible, forward, hidden
+                ),
                 f"{info}: works{net}",
             )
         if mode == "bwrap":
