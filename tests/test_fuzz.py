@@ -56,11 +56,14 @@ def test_the_check_needs_the_app_module_and_fuzzing_on(tmp_path: Path) -> None:
     (tmp_path / "api" / "server.py").write_text("app = None\n")
     settings = RepoSettings(app_module="api.server:app", fuzz_auth=())
 
-    [check] = fuzz_check(tmp_path, settings, lambda: "postgresql+asyncpg://db", "abc")
+    [check] = fuzz_check(tmp_path, settings, lambda: {"DATABASE_URL": "postgresql://db"}, "abc")
 
     command = check.command()
     assert "--app api.server:app" in command and "--base abc" in command
-    assert command.startswith("export DATABASE_URL=postgresql+asyncpg://db;")
+    assert command.startswith("export DATABASE_URL=postgresql://db; python -m alembic upgrade head")
+    prepared = RepoSettings(app_module="api.server:app", prepare_commands=("make db",))
+    [check] = fuzz_check(tmp_path, prepared, lambda: {"DATABASE_URL": "postgresql://db"}, "abc")
+    assert "; make db >/dev/null 2>&1; " in check.command()
     assert (
         fuzz_check(tmp_path, RepoSettings(app_module="api.server:app", fuzz="off"), None, "a") == []
     )

@@ -21,15 +21,15 @@ def _settings(repo: Path, text: str) -> None:
     git(repo, "commit", "-qam", "settings")
 
 
-def test_a_check_that_cannot_start_stops_the_run_after_one_model_call(calc_repo, fake_api):
+def test_a_check_that_cannot_start_stops_the_run_before_the_first_model_call(calc_repo, fake_api):
     _settings(calc_repo, 'lint_commands = ["no-such-linter ."]\n')
     api = fake_api([Turn.end("Nothing to do."), Turn.end("Still nothing.")])
     result = run_cli("tidy up", "--base-url", api.url, cwd=calc_repo)
     assert result.returncode == 2, result.stderr
-    [line] = [ln for ln in result.stderr.splitlines() if "cannot start here" in ln]
-    assert "no-such-linter" in line and "exit 127" in line
-    assert len(api.message_requests) == 1  # never handed to the model
-    assert not [e for e in events(calc_repo) if e["type"] == "gate"]
+    [line] = [ln for ln in result.stderr.splitlines() if "cannot start inside" in ln]
+    assert "no-such-linter" in line
+    assert not api.message_requests  # found before the first model call, never the model's
+    assert not (calc_repo / ".git" / "backend-agent" / "runs").exists()
 
 
 MIGRATION_NEEDS_UUID_OSSP = """\

@@ -67,8 +67,15 @@ def legacy_repo(tmp_path: Path) -> Path:
     return init_repo(tmp_path / "shop", LEGACY_FILES)
 
 
+def run_branch(repo: Path) -> str:
+    """The run's branch: the user's checkout is back on main when a run ends."""
+    refs = git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/backend-agent/")
+    [branch] = refs.splitlines()
+    return branch
+
+
 def changed(repo: Path) -> list[str]:
-    return sorted(git(repo, "diff", "--name-only", "main..HEAD").splitlines())
+    return sorted(git(repo, "diff", "--name-only", f"main..{run_branch(repo)}").splitlines())
 
 
 def gates(repo: Path) -> list[dict]:
@@ -92,8 +99,10 @@ def test_lint_findings_and_a_failing_test_from_before_do_not_block(legacy_repo, 
     assert "baseline: 1 ruff, 1 failing test" in result.stderr  # the live summary says so
     # Only the run's files: the fixer formatted shop/tax.py, and left shop/legacy.py alone.
     assert changed(legacy_repo) == ["shop/tax.py", "tests/test_tax.py"]
-    assert "rate: float = 0.2" in (legacy_repo / "shop" / "tax.py").read_text()
-    assert (legacy_repo / "shop" / "legacy.py").read_text() == LEGACY_FILES["shop/legacy.py"]
+    branch = run_branch(legacy_repo)
+    assert "rate: float = 0.2" in git(legacy_repo, "show", f"{branch}:shop/tax.py")
+    legacy = git(legacy_repo, "show", f"{branch}:shop/legacy.py")
+    assert legacy == LEGACY_FILES["shop/legacy.py"].strip()  # the fixers left it alone
     shown = run_cli("show", "last", cwd=legacy_repo)
     assert "baseline: 1 ruff, 1 failing test; this change: 0 new" in shown.stdout
 
@@ -132,7 +141,7 @@ def test_strict_judges_the_whole_repo(legacy_repo, cli, fake_api):
     failed = {c["name"] for c in gate["checks"] if not c["ok"]}
     assert failed == {"tests"}  # the fixers, on the whole repo, cleared the lint
     assert "baseline" not in gate
-    assert "shop/legacy.py" in git(legacy_repo, "diff", "--name-only", "main..HEAD")
+    assert "shop/legacy.py" in changed(legacy_repo)
 
 
 def orm_model(name: str, column: str, length: int) -> str:
@@ -209,6 +218,9 @@ MONOREPO_FILES = {
         [tool.backend-agent]
         env_allow = ["SECRET_KEY"]
         prepare_commands = ["python -m alembic upgrade head"]
+        # This repo's own style, not the spec's: module-level crud functions, integer keys,
+        # no created_at.
+        check_ignore = ["BA301", "BA201", "BA202"]
 
         [tool.backend-agent.test_env]
         POSTGRES_SERVER = "{db_host}"
@@ -403,11 +415,26 @@ def test_backend_monorepo_with_postgres_settings_and_migrations(tmp_path, cli, f
 SQLMODEL_FILES = {
     "pyproject.toml": CALC_PYPROJECT
     + dedent("""
+        [tool.backend-agent]
+        # This repo's own style, not the spec's: module-level crud functions, table models as
+        # response models (SQLModel's way), integer keys, no created_at.
+        check_ignore = ["BA301", "BA120", "BA201", "BA202"]
+        # The tests create their tables; the fuzz check's fresh database needs them too.
+        prepare_commands = ["python -m app.create_tables"]
+
         [tool.backend-agent.test_env]
         DATABASE_URL = "postgresql+psycopg://{db_user}:{db_password}@{db_host}:{db_port}/{db_name}"
         """),
     ".gitignore": "__pycache__/\n",
     "app/__init__.py": "",
+    "app/create_tables.py": """\
+        from sqlmodel import SQLModel
+
+        import app.models  # noqa: F401  (every table)
+        from app.db import engine
+
+        SQLModel.metadata.create_all(engine)
+        """,
     "app/db.py": """\
         import os
         from collections.abc import Iterator

@@ -49,6 +49,7 @@ class FuzzCheck:
     base_commit: str | None
     new_database: FreshDatabase | None
     alembic: str = "python -m alembic"
+    prepare: tuple[str, ...] = ()  # the project's own preparation of a fresh database, if any
     name: str = "fuzz"
 
     def command(self) -> str:
@@ -73,8 +74,9 @@ class FuzzCheck:
         probe = shlex.join(args)
         if self.new_database is None:
             return probe
-        migrate = f"{self.alembic} upgrade head >/dev/null 2>&1"
-        return with_env(f"{migrate}; {probe}", self.new_database())
+        steps = self.prepare or (f"{self.alembic} upgrade head",)
+        prepare = "; ".join(f"{step} >/dev/null 2>&1" for step in steps)
+        return with_env(f"{prepare}; {probe}", self.new_database())
 
     def run(self, workspace: Workspace) -> CheckResult:
         start = time.monotonic()
@@ -138,5 +140,6 @@ def fuzz_check(
             base_commit=base_commit,
             new_database=new_database,
             alembic=settings.alembic_command,
+            prepare=settings.prepare_commands,
         )
     ]
