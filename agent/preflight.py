@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -60,10 +61,21 @@ def sandbox_for(mode: str, network: bool) -> tuple[Any, str]:
     """The sandbox a run would get, and why; a mode that cannot work is a usage error."""
     from tools.sandbox import SandboxError, detect
 
+    path = os.pathsep.join([os.environ.get("PATH", ""), str(own_bin_dir())])
     try:
-        return detect(network=network, mode=mode)
+        return detect(network=network, mode=mode, visible=installs(path))
     except SandboxError as exc:
         raise UsageError(f"{exc}; see `backend-agent doctor`") from None
+
+
+def installs(path: str) -> list[Path]:
+    """Where the interpreter and the tools the checks run are installed (a venv under /tmp
+    would be hidden by the sandbox's private /tmp)."""
+    found = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable))}
+    for tool in ("python", "python3", "ruff", "alembic", "pytest"):
+        if where := shutil.which(tool, path=path):
+            found.update((Path(where).parent.parent, Path(os.path.realpath(where)).parent.parent))
+    return sorted(found)
 
 
 def uses_embedded_postgres(root: Path, settings: RepoSettings) -> bool:

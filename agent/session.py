@@ -236,6 +236,7 @@ def _test_database(
 def _sandbox(
     opts: dict[str, Any], settings: RepoSettings, server: Any, env: dict[str, str], record: Any
 ) -> Any:
+    from agent.preflight import installs
     from tools.sandbox import SandboxError, detect
 
     protected = [p.rstrip("/") for p in settings.protected_paths if p.rstrip("/") != ".git"]
@@ -245,7 +246,7 @@ def _sandbox(
             mode=opts["sandbox"],
             writable=[server.socket_dir] if server is not None else [],
             readonly_inside=[".git/hooks", ".git/config", ".git/backend-agent", *protected],
-            visible=_installs(env.get("PATH", "")),
+            visible=installs(env.get("PATH", "")),
             forward=(server.port, server.socket_path) if server is not None else None,
             hidden=[Path(p) for p in opts.get("hidden_paths", ())],
         )
@@ -253,19 +254,6 @@ def _sandbox(
         raise UsageError(f"{exc}; see `backend-agent doctor`") from None
     record({"type": "sandbox", "name": sandbox.name, "why": why})
     return sandbox
-
-
-def _installs(path: str) -> list[Path]:
-    """Where the interpreter and the tools the checks run are installed (a venv under /tmp
-    would be hidden by the sandbox's private /tmp)."""
-    import shutil
-    import sys
-
-    found = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable))}
-    for tool in ("python", "python3", "ruff", "alembic", "pytest"):
-        if where := shutil.which(tool, path=path):
-            found.update((Path(where).parent.parent, Path(os.path.realpath(where)).parent.parent))
-    return sorted(found)
 
 
 def _system_prompt(

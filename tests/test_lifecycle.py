@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -315,6 +317,27 @@ def test_doctor_finds_our_own_ruff_and_checks_the_server(calc_repo, cli):
     assert ruff.startswith("✓") and str(Path(sys.executable).parent) in ruff
     closed = cli("doctor", "--base-url", f"http://127.0.0.1:{free_port()}", cwd=calc_repo)
     assert closed.returncode == 1 and "does not answer" in closed.stdout
+
+
+def test_doctor_sees_into_a_venv_under_tmp(calc_repo, tmp_path):
+    """The sandbox's private /tmp would hide a venv installed there (as CI systems do)."""
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+    )
+    (venv / "bin" / "ruff").symlink_to(shutil.which("ruff"))
+    env = {**cli_env(), "PATH": "/usr/bin:/bin"}  # not activated
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "agent", "doctor"],
+        cwd=calc_repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    ruff = next(line for line in result.stdout.splitlines() if "ruff (in sandbox)" in line)
+    assert ruff.startswith("✓") and str(venv) in ruff, result.stdout
 
 
 def test_the_gate_finds_our_own_ruff_without_an_activated_venv(tmp_path, fake_api):
