@@ -72,6 +72,7 @@ def installs(path: str) -> list[Path]:
     """Where the interpreter and the tools the checks run are installed (a venv under /tmp
     would be hidden by the sandbox's private /tmp)."""
     found = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable))}
+    found.add(Path(__file__).resolve().parent.parent)  # ours, for the fuzz probe (editable)
     for tool in ("python", "python3", "ruff", "alembic", "pytest"):
         if where := shutil.which(tool, path=path):
             found.update((Path(where).parent.parent, Path(os.path.realpath(where)).parent.parent))
