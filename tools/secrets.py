@@ -135,8 +135,10 @@ class Redactor:
         return cls(values)
 
     def redact(self, text: str) -> str:
+        # Known values first: a secret file's whole line must still match before its URL's
+        # password is cut out of it.
+        if self._pattern is not None:
+            text = self._pattern.sub(REDACTED, text)
         if "://" in text:
             text = _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, text)
-        if self._pattern is None:
-            return text
-        return self._pattern.sub(REDACTED, text)
+        return text
