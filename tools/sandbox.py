@@ -108,7 +108,7 @@ class BubblewrapSandbox:
         self.bwrap = bwrap
         # Read-only inside although under the private /tmp: a venv with the interpreter and
         # the tools the checks run, wherever it is installed.
-        self.visible = _under_tmp(visible)
+        self.visible = _under_tmp([*visible, *([FORWARDER] if forward else [])])
         # (port, unix socket): 127.0.0.1:port inside the sandbox's own network namespace leads
         # to the socket. With the host's network the server's own port is reached directly.
         self.forward = None if network else forward
