@@ -18,6 +18,7 @@ import pytest
 
 from evals.tasks import BUILTIN_SUITE
 from tests.conftest import ROOT, run_cli, start_cli
+from tests.test_evals_run import STALE_SOLUTIONS
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("fastapi")
@@ -66,6 +67,7 @@ def outcome(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in VARYING_KEYS}
 
 
+@STALE_SOLUTIONS
 def test_ray_trials_match_local_ones(tmp_path: Path, suite: Path, ray_address: str, cli) -> None:
     local = cli(*eval_args(suite, tmp_path / "local", "--jobs", "2"), cwd=tmp_path, timeout=900)
     assert local.returncode == 0, local.stdout + local.stderr
@@ -119,6 +121,7 @@ def wait_for(condition: Any, timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@STALE_SOLUTIONS
 def test_a_lost_worker_is_retried_and_a_restarted_driver_skips_finished_trials(
     tmp_path: Path, suite: Path, ray_address: str
 ) -> None:
